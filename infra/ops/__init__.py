@@ -1,0 +1,1 @@
+"""Operator tools: MongoDB backup and restore."""

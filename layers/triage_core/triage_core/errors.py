@@ -21,7 +21,9 @@ class ApiError(Exception):
         self.field = field
 
     def to_body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        return {
+            "error": {"code": self.code, "message": self.message, "field": self.field}
+        }
 
 
 class ValidationFailed(ApiError):

@@ -61,9 +61,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _vital(name: str, *, integer: bool = True) -> Any:
+def _vital(name: str, *, optional: bool = False) -> Any:
     low, high, unit = VITAL_RANGES[name]
-    return Field(ge=low, le=high, description=f"{unit}, {low} to {high}")
+    description = f"{unit}, {low} to {high}"
+    if optional:
+        return Field(default=None, ge=low, le=high, description=description)
+    return Field(ge=low, le=high, description=description)
 
 
 class PatientVitals(_Strict):
@@ -80,12 +83,12 @@ class PatientVitals(_Strict):
         description="NEWS2 SpO2 scale; 2 only for documented hypercapnic respiratory failure",
     )
     systolic_bp: int = _vital("systolic_bp")
-    diastolic_bp: int | None = _vital("diastolic_bp")
-    temperature: float | None = _vital("temperature")
+    diastolic_bp: int | None = _vital("diastolic_bp", optional=True)
+    temperature: float | None = _vital("temperature", optional=True)
     consciousness: Literal["A", "C", "V", "P", "U"] = Field(
         description="AVPU plus new confusion (C)"
     )
-    gcs: int | None = _vital("gcs")
+    gcs: int | None = _vital("gcs", optional=True)
     injury: bool | None = Field(default=None, strict=True)
     chief_complaint: str | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
 

@@ -1,0 +1,105 @@
+"""Patient submission: validate, score NEWS2, store, predict, publish, audit.
+
+The patient is stored before the prediction function is called, so a failed or slow
+prediction never loses a submission: the record stays ``pending`` and is scored later
+by ``rescore_pending``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from triage_core import audit, events, idempotency, patients, prediction
+from triage_core.schemas import PatientVitals, parse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    patient: dict[str, Any]
+    scored: bool
+    replayed: bool
+
+
+def _score(db: Database, patient: dict[str, Any]) -> dict[str, Any] | None:
+    """Try once to score a stored pending patient; return the updated document."""
+    payload = {"id": patient["_id"], **patient["vitals"]}
+    try:
+        result = prediction.predict([payload]).get(patient["_id"])
+    except prediction.PredictionUnavailable as exc:
+        logger.warning("prediction failed patient_id=%s: %s", patient["_id"], exc)
+        patients.record_failed_attempt(db, patient["_id"], str(exc))
+        return None
+    if result is None or "error" in result:
+        reason = "no prediction returned" if result is None else str(result["error"])
+        logger.warning("prediction rejected patient_id=%s", patient["_id"])
+        patients.record_failed_attempt(db, patient["_id"], reason)
+        return None
+    return patients.store_prediction(db, patient["_id"], result)
+
+
+def submit_patient(
+    db: Database,
+    user: dict[str, Any],
+    body: Any,
+    idempotency_key: str | None,
+    request_id: str | None,
+) -> SubmissionResult:
+    """Store a new patient (or return the one an idempotent retry refers to)."""
+    vitals = parse(PatientVitals, body)
+    patient_id = None
+    if idempotency_key is not None:
+        reservation = idempotency.reserve(db, user["_id"], idempotency_key, body)
+        patient_id = reservation.patient_id
+        if reservation.replay:
+            existing = db.patients.find_one({"_id": patient_id})
+            if existing is not None:
+                return SubmissionResult(existing, scored=False, replayed=True)
+
+    patient = patients.build_patient(vitals, user["_id"], patient_id)
+    try:
+        patients.insert_patient(db, patient)
+    except DuplicateKeyError:
+        # A concurrent retry with the same key inserted it first.
+        existing = db.patients.find_one({"_id": patient["_id"]})
+        return SubmissionResult(existing, scored=False, replayed=True)
+    audit.record(
+        db,
+        user=user,
+        action="patient.create",
+        patient_id=patient["_id"],
+        request_id=request_id,
+    )
+
+    scored = _score(db, patient)
+    current = scored or db.patients.find_one({"_id": patient["_id"]}) or patient
+    events.publish_patient_event(
+        events.PATIENT_CREATED, current, newly_scored=scored is not None
+    )
+    return SubmissionResult(current, scored=scored is not None, replayed=False)
+
+
+def rescore_pending(db: Database, limit: int = 50) -> int:
+    """Score up to ``limit`` pending patients, oldest first; return how many succeeded.
+
+    Each newly scored patient is published as an update (and an alert when critical),
+    so the boards change live.
+    """
+    done = 0
+    pending = db.patients.find(
+        {"prediction.state": patients.PENDING}, sort=[("created_at", 1)], limit=limit
+    )
+    for patient in list(pending):
+        updated = _score(db, patient)
+        if updated is not None:
+            done += 1
+            events.publish_patient_event(
+                events.PATIENT_UPDATED, updated, newly_scored=True
+            )
+    return done

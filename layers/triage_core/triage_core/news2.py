@@ -60,6 +60,11 @@ def _round(value: float, places: str = "1") -> Decimal:
     return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
+def round_temperature(celsius: float) -> float:
+    """Round half-up to 0.1 degrees Celsius, the precision the NEWS2 bands assume."""
+    return float(_round(celsius, "0.1"))
+
+
 def score_respiratory_rate(rate: float) -> int:
     r = _round(rate)
     if r <= 8:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from triage_core.errors import ValidationFailed
+from triage_core.news2 import round_temperature
 
 # field -> (minimum, maximum, unit); inclusive bounds.
 VITAL_RANGES: dict[str, tuple[float, float, str]] = {
@@ -96,7 +97,7 @@ class PatientVitals(_Strict):
     @classmethod
     def _round_temperature(cls, value: float | None) -> float | None:
         # NEWS2 bands assume one decimal place, so 36.05 becomes 36.1 before scoring.
-        return None if value is None else round(value, 1)
+        return None if value is None else round_temperature(value)
 
     @field_validator("chief_complaint")
     @classmethod

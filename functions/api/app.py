@@ -21,6 +21,7 @@ from chalicelib.http import (
 )
 from chalicelib.openapi import build_openapi
 from chalicelib.session import current_user, database
+from chalicelib.websocket_routes import register_websocket_routes
 from triage_core import access, audit, events, patients, prediction, storage, users
 from triage_core.auth import decode_token, issue_tokens
 from triage_core.errors import ServiceUnavailable
@@ -315,9 +316,4 @@ def openapi() -> Response:
     return json_response(build_openapi(app))
 
 
-try:
-    from chalicelib.websocket_routes import register_websocket_routes
-except ImportError:  # pragma: no cover - the websocket module may be absent in a build
-    register_websocket_routes = None
-if register_websocket_routes is not None:
-    register_websocket_routes(app)
+register_websocket_routes(app)

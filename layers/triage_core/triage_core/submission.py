@@ -2,7 +2,7 @@
 
 The patient is stored before the prediction function is called, so a failed or slow
 prediction never loses a submission: the record stays ``pending`` and is scored later
-by ``rescore_pending``.
+from the rescore queue (``triage_core.rescore``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from triage_core import audit, events, idempotency, patients, prediction
+from triage_core import audit, events, idempotency, patients, rescore
 from triage_core.schemas import PatientVitals, parse
+from triage_core.scoring import score_once
 
 logger = logging.getLogger(__name__)
 
@@ -25,23 +26,6 @@ class SubmissionResult:
     patient: dict[str, Any]
     scored: bool
     replayed: bool
-
-
-def _score(db: Database, patient: dict[str, Any]) -> dict[str, Any] | None:
-    """Try once to score a stored pending patient; return the updated document."""
-    payload = {"id": patient["_id"], **patient["vitals"]}
-    try:
-        result = prediction.predict([payload]).get(patient["_id"])
-    except prediction.PredictionUnavailable as exc:
-        logger.warning("prediction failed patient_id=%s: %s", patient["_id"], exc)
-        patients.record_failed_attempt(db, patient["_id"], str(exc))
-        return None
-    if result is None or "error" in result:
-        reason = "no prediction returned" if result is None else str(result["error"])
-        logger.warning("prediction rejected patient_id=%s", patient["_id"])
-        patients.record_failed_attempt(db, patient["_id"], reason)
-        return None
-    return patients.store_prediction(db, patient["_id"], result)
 
 
 def submit_patient(
@@ -77,8 +61,10 @@ def submit_patient(
         request_id=request_id,
     )
 
-    scored = _score(db, patient)
+    scored = score_once(db, patient)
     current = scored or db.patients.find_one({"_id": patient["_id"]}) or patient
+    if scored is None:
+        rescore.enqueue(patient["_id"])
     events.publish_patient_event(
         events.PATIENT_CREATED, current, newly_scored=scored is not None
     )
@@ -96,7 +82,7 @@ def rescore_pending(db: Database, limit: int = 50) -> int:
         {"prediction.state": patients.PENDING}, sort=[("created_at", 1)], limit=limit
     )
     for patient in list(pending):
-        updated = _score(db, patient)
+        updated = score_once(db, patient)
         if updated is not None:
             done += 1
             events.publish_patient_event(

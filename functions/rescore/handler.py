@@ -1,0 +1,64 @@
+"""Score patients whose prediction failed at submission, from the rescore queue.
+
+SQS-triggered with ``ReportBatchItemFailures``: a patient the prediction function
+still cannot score fails only its own record, whose next delivery is pushed out
+with exponential back-off; after the queue's ``maxReceiveCount`` it lands in the
+dead-letter queue while the patient stays stored as pending with its NEWS2.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from triage_core.rescore import RescoreFailed, delay_redelivery, rescore
+from triage_core.storage import get_database
+
+logger = Logger(service="triage-rescore")
+metrics = Metrics(namespace="TriagePlatform", service="triage-rescore")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class RescoreMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    patient_id: str = Field(pattern=r"^pat_[0-9a-f]{32}$")
+
+
+def record_handler(record: SQSRecord) -> str:
+    message = RescoreMessage.model_validate(json.loads(record.body))
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    try:
+        outcome = rescore(get_database(), message.patient_id)
+    except RescoreFailed:
+        logger.warning(
+            "rescore failed, will retry",
+            extra={"patient_id": message.patient_id, "receive_count": receive_count},
+        )
+        metrics.add_metric(name="RescoreRetries", unit=MetricUnit.Count, value=1)
+        delay_redelivery(record.receipt_handle, receive_count)
+        raise
+    metrics.add_metric(name=f"Rescore_{outcome}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=processor,
+        context=context,
+    )

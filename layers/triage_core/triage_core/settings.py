@@ -44,7 +44,6 @@ class Settings:
     predict_timeout_seconds: float
     events_queue_url: str
     rescore_queue_url: str
-    rescore_max_attempts: int
     websocket_management_url: str
     jwt_secret: str
     jwt_secret_arn: str
@@ -71,7 +70,6 @@ def get_settings() -> Settings:
         predict_timeout_seconds=_float("PREDICT_TIMEOUT_SECONDS", 2.0),
         events_queue_url=env("EVENTS_QUEUE_URL", ""),
         rescore_queue_url=env("RESCORE_QUEUE_URL", ""),
-        rescore_max_attempts=_int("RESCORE_MAX_ATTEMPTS", 8),
         websocket_management_url=env("WEBSOCKET_MANAGEMENT_URL", ""),
         jwt_secret=env("JWT_SECRET", ""),
         jwt_secret_arn=env("JWT_SECRET_ARN", ""),

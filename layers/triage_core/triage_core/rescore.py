@@ -2,8 +2,8 @@
 
 Each pending patient gets one message on ``RESCORE_QUEUE_URL``. The rescore function
 tries to score it; on failure it pushes the message's visibility further out with
-exponential back-off, and after the redrive policy's ``maxReceiveCount`` receives the queue
-policy moves it to the dead-letter queue. The patient stays stored and pending
+exponential back-off. After ``maxReceiveCount`` receives, the queue's redrive policy
+moves the message to the dead-letter queue. The patient stays stored and pending
 throughout, with its NEWS2 score; no risk number is ever invented.
 """
 

@@ -1,9 +1,10 @@
 """Score patients whose prediction failed at submission, from the rescore queue.
 
-SQS-triggered with ``ReportBatchItemFailures``: a patient the prediction function
-still cannot score fails only its own record, whose next delivery is pushed out
-with exponential back-off; after the queue's ``maxReceiveCount`` it lands in the
-dead-letter queue while the patient stays stored as pending with its NEWS2.
+The function is SQS-triggered with ``ReportBatchItemFailures``. A patient that the
+prediction function still cannot score fails only its own record, and its next
+delivery is pushed out with exponential back-off. After the queue's
+``maxReceiveCount`` the message lands in the dead-letter queue, while the patient
+stays stored as pending with its NEWS2.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""ICU-admission prediction function: training code, Lambda handler and artifacts."""

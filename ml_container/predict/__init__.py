@@ -1,0 +1,1 @@
+"""Inference side of the prediction function; needs only numpy, scipy and xgboost."""

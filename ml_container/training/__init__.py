@@ -1,0 +1,1 @@
+"""Training and evaluation of the ICU-admission model (see `train.py`)."""

@@ -36,6 +36,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from triage_core.connections import (
     PATIENT_ID_PATTERN,
     ConnectionRecord,
@@ -168,6 +169,7 @@ def record_handler(record: SQSRecord) -> None:
             receive_count=record.attributes.approximate_receive_count,
             reason=str(exc),
         )
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         raise
     sent, dropped = deliver(event)
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=sent)

@@ -115,7 +115,14 @@ def parse_client_message(body: str | None) -> BoardSubscription | PatientSubscri
         return _client_message_adapter.validate_python(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
+        # The discriminated union prefixes each location with the channel name
+        # ("patient", "patient_id"), and reports a bad channel with no location.
+        location = [str(part) for part in first["loc"]]
+        if location and location[0] in ("board", "patient"):
+            location = location[1:]
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            location = ["channel"]
+        field = ".".join(location) or None
         raise InvalidClientMessage(
             f"invalid subscribe request: {first['msg']}", field=field
         ) from exc
@@ -141,7 +148,9 @@ def ensure_connection_indexes(db: Database) -> None:
         collection = db[CONNECTIONS_COLLECTION]
         collection.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
         collection.create_index([("user_id", ASCENDING)])
-        collection.create_index([("subscriptions.channel", ASCENDING)])
+        # NOTE: no index on subscriptions.channel. nx-27017 0.8.1 returns no
+        # documents for a plain equality filter on an indexed array path, and a
+        # full scan of the open connections is cheap.
         _indexed_databases.add(key)
 
 

@@ -6,6 +6,7 @@ package (the nginx test is skipped without it). No image is built here.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -71,7 +72,46 @@ def test_ml_image_uses_lambda_base_and_handler() -> None:
     dockerfile = DOCKERFILES["ml"]
 
     assert _values(dockerfile, "FROM") == ["public.ecr.aws/lambda/python:3.12"]
-    assert _values(dockerfile, "CMD") == ['["predict.handler.handler"]']
+    assert _values(dockerfile, "CMD") == ['["ml_container.predict.handler.handler"]']
+
+
+def test_ml_image_layout_runs_handler(tmp_path: Path) -> None:
+    # GIVEN the files laid out as the Dockerfile's COPY lines place them
+    task_root = tmp_path / "task"
+    for copy in _values(DOCKERFILES["ml"], "COPY"):
+        source, target = copy.split()
+        destination = Path(target.replace("${LAMBDA_TASK_ROOT}", str(task_root)))
+        origin = REPO / "ml_container" / source
+        if origin.is_dir():
+            shutil.copytree(
+                origin, destination, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(origin, destination)
+    handler = json.loads(_values(DOCKERFILES["ml"], "CMD")[0])[0]
+    module, _, function = handler.rpartition(".")
+    script = (
+        "import importlib, json; "
+        f"handler = getattr(importlib.import_module({module!r}), {function!r}); "
+        "print(json.dumps(handler({'action': 'health'}, None)))"
+    )
+
+    # WHEN the CMD handler runs with only the task root importable
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=task_root,
+        env={"PYTHONPATH": str(task_root), "LAMBDA_TASK_ROOT": str(task_root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # THEN it loads the copied model files and reports healthy
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert body["status"] == "ok"
+    assert body["model_version"].startswith("xgb-")
 
 
 def test_ml_image_copies_model_read_only() -> None:
@@ -81,6 +121,7 @@ def test_ml_image_copies_model_read_only() -> None:
 
     assert "model/ ${LAMBDA_TASK_ROOT}/model/" in copies
     assert any("chmod -R a=rX" in run and "/model" in run for run in runs)
+    assert any("chmod -R a=rX" in run and "/ml_container" in run for run in runs)
 
 
 def test_ml_requirements_pinned() -> None:

@@ -18,15 +18,15 @@ import boto3
 import pytest
 from chalice import Chalice, Response
 from chalice.app import WebsocketEvent
-from chalicelib.websocket_routes import ManagementWebsocketAPI
-from triage_core.settings import reset_settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from chalicelib.websocket_routes import ManagementWebsocketAPI
 from infra.local.gateway import LocalGateway
 from infra.local.serve import GatewayServer
 from infra.local.services import find_free_port, http_probe, wait_until_healthy
 from infra.local.websocket_gateway import WebsocketGateway
+from triage_core.settings import reset_settings
 
 STAGE = "local"
 GOOD_TOKEN = "letmein"

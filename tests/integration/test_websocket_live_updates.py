@@ -30,6 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from infra.local.aws_resources import MAX_RECEIVE_COUNT, create_resources
 from infra.local.event_source import SqsEventSource, start_sqs_event_source
+from infra.local.lambda_context import LocalLambdaContext
 from infra.local.services import (
     ChildProcess,
     environ_with,
@@ -476,3 +477,32 @@ def test_poison_message_lands_in_dlq(live: LiveStack) -> None:
     message = next(m for m in dead if m["MessageId"] == poison)
     assert message["Body"] == '{"type": "patient.created"}'
     assert int(message["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE_COUNT
+
+
+def test_notify_reports_only_bad_record(live: LiveStack) -> None:
+    notify = sys.modules["notify_handler"]
+    good = {
+        "type": "patient.updated",
+        "patient_id": "pat_" + "1f" * 16,
+        "submitted_by": live.accounts["MEDIC_A"].user["id"],
+        "risk_level": None,
+        "occurred_at": "2026-12-04T15:00:00+00:00",
+        "patient": {"id": "pat_" + "1f" * 16},
+    }
+    records = [
+        {
+            "messageId": message_id,
+            "receiptHandle": f"handle-{message_id}",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
+            "awsRegion": REGION,
+        }
+        for message_id, body in (("good-1", json.dumps(good)), ("bad-1", "{oops"))
+    ]
+    context = LocalLambdaContext(function_name="notify")
+    result = notify.lambda_handler({"Records": records}, context)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}

@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 from chalice import Chalice, Response, WebsocketDisconnectedError
 from chalice.app import WebsocketAPI, WebsocketEvent
 from pymongo.errors import PyMongoError
+
 from triage_core.connections import (
     InvalidClientMessage,
     UnknownConnection,

@@ -111,7 +111,7 @@ def parse_event(body: str) -> PatientEvent:
 def deliver(event: PatientEvent) -> tuple[int, int]:
     """Post the event to every allowed subscriber; return (sent, dropped).
 
-    A connection that answers GoneException is deleted from `connections`. Other
+    A connection whose post fails with GoneException is deleted from `connections`. Other
     client errors drop that one message. Network errors (botocore's
     EndpointConnectionError and the like) propagate, so the record is retried.
     """

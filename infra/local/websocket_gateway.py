@@ -158,6 +158,7 @@ class WebsocketGateway:
             )
             await connection.close(CLOSE_MESSAGE_TOO_BIG, "Message too big")
             return None
+
         connection.touch()
         request_context = context.build("$default")
         request_context["messageId"] = _new_id()
@@ -173,6 +174,7 @@ class WebsocketGateway:
                 "body": base64.b64encode(data).decode(),
                 "isBase64Encoded": True,
             }
+
         # API Gateway invokes the integration for each message without waiting for
         # the previous one, so messages are handled concurrently here too.
         return asyncio.create_task(self._handle_message(connection, event))
@@ -320,7 +322,7 @@ async def _reject(
 ) -> None:
     """Refuse the upgrade with the ``$connect`` status when the server allows it."""
     if "websocket.http.response" not in scope.get("extensions", {}):
-        # Without the ASGI denial extension the server answers 403 to any refusal.
+        # Without the ASGI denial extension the server responds 403 to any rejection.
         await send({"type": "websocket.close", "code": 1008})
         return
     body = response.get("body") or ""

@@ -125,7 +125,7 @@ def register_websocket_routes(app: Chalice) -> None:
 
 
 def _send(app: Chalice, connection_id: str, message: dict[str, Any]) -> None:
-    """Post a reply to one connection, forgetting it when API Gateway says 410."""
+    """Post a reply to one connection, deleting it when API Gateway returns 410."""
     try:
         app.websocket_api.send(connection_id, json.dumps(message))
     except WebsocketDisconnectedError:

@@ -66,14 +66,18 @@ class SqsEventSource:
         self.queue_arn = ""
         self.region = self._client.meta.region_name or "us-east-1"
 
-    def start(self) -> SqsEventSource:
-        """Read the queue's ARN and redrive policy, then start polling."""
+    def load_queue_attributes(self) -> None:
+        """Read the queue's ARN (for ``eventSourceARN``) and its redrive policy."""
         attributes = self._client.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn", "RedrivePolicy"]
         )["Attributes"]
         self.queue_arn = attributes["QueueArn"]
         self.region = self.queue_arn.split(":")[3] or self.region
         self._check_redrive_policy(attributes.get("RedrivePolicy"))
+
+    def start(self) -> SqsEventSource:
+        """Read the queue attributes, then start polling in a daemon thread."""
+        self.load_queue_attributes()
         self._thread = threading.Thread(
             target=self._run,
             name=f"sqs-event-source-{self._function_name}",

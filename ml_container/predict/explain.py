@@ -64,7 +64,7 @@ def warnings_for(
         value = float(row[index])
         low, high = float(scaler["min"][index]), float(scaler["max"][index])
         shown = _number(value)
-        span = f"{_number(low)} to {_number(high)} {feature.unit}"
+        span = f"{_number(low)} to {feature.with_unit(high)}"
         if value < low or value > high:
             message = f"{feature.name} {shown} is outside the training cohort ({span})"
             if feature.name == "age" and value < ADULT_AGE:

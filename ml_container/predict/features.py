@@ -23,13 +23,16 @@ class Feature:
     minimum: float | None = None
     maximum: float | None = None
 
+    def with_unit(self, value: float) -> str:
+        """Format a number with its unit, as in "88%" or "34 years"."""
+        separator = "" if self.unit in ("%", "/min") else " "
+        return f"{_format_number(value)}{separator}{self.unit}".rstrip()
+
     def describe(self, value: float | str) -> str:
-        """Format a value with its unit, as in "SpO2 88%" or "Age 34 years"."""
+        """Format a value with label and unit, as in "SpO2 88%" or "Age 34 years"."""
         if self.name == "sex":
             return f"{self.label} {value}"
-        shown = _format_number(float(value))
-        separator = "" if self.unit in ("%", "/min") else " "
-        return f"{self.label} {shown}{separator}{self.unit}"
+        return f"{self.label} {self.with_unit(float(value))}"
 
 
 # Column order of the model matrix. Changing it invalidates the committed artifacts.
@@ -80,9 +83,9 @@ def _read_number(patient: Mapping[str, object], feature: Feature) -> float:
         raise PatientError(
             feature.name,
             value,
-            f"{feature.name} {_format_number(number)} is outside the allowed range "
-            f"{_format_number(feature.minimum)} to {_format_number(feature.maximum)} "
-            f"{feature.unit}".rstrip(),
+            f"{feature.name} {_format_number(number)} is outside the allowed "
+            f"range {_format_number(feature.minimum)} to "
+            f"{feature.with_unit(feature.maximum)}",
         )
     return number
 

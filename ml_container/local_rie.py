@@ -1,0 +1,166 @@
+"""Run the prediction handler under the AWS Lambda Runtime Interface Emulator (RIE).
+
+The RIE binary ships inside the aws-sam-cli wheel (`samcli/local/rapid/`). It serves the
+Lambda invoke API at `http://<address>/2015-03-31/functions/function/invocations` and
+starts `python -m awslambdaric <handler>` as the function's runtime. Use it from tests
+and from the local runner:
+
+    process = start_rie(port)
+    ...  # boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}")
+    stop_rie(process)
+
+Both of the RIE's listening sockets are bound to 127.0.0.1. The runtime API gets its own
+free port, because its default (127.0.0.1:9001) would clash between two emulators.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+logger = logging.getLogger(__name__)
+
+HANDLER = "ml_container.predict.handler.handler"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+HEALTH_EVENT: dict[str, Any] = {"action": "health"}
+
+
+class RieError(RuntimeError):
+    """The emulator could not be found, did not start or did not answer in time."""
+
+
+def rie_binary() -> Path:
+    """Return the RIE binary for this machine's architecture from the samcli package."""
+    import samcli
+
+    machine = platform.machine().lower()
+    suffix = "arm64" if machine in ("aarch64", "arm64") else "x86_64"
+    path = Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{suffix}"
+    if not path.is_file():
+        raise RieError(f"RIE binary not found at {path}; install aws-sam-cli")
+    return path
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def invoke(port: int, event: Any, timeout: float = 10.0) -> Any:
+    """POST one event to the emulator and return the decoded JSON response."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{INVOKE_PATH}",
+        data=json.dumps(event).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    # The URL is always http://127.0.0.1, built above, so no file: or other scheme.
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def wait_until_ready(
+    port: int,
+    process: subprocess.Popen[bytes] | None = None,
+    timeout: float = 30.0,
+    event: Any = HEALTH_EVENT,
+) -> Any:
+    """Invoke `event` until the function answers; return that first answer.
+
+    Raises RieError when the process exits or `timeout` seconds pass first. The first
+    invocation includes the function's cold start, so allow for the model load.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RieError(
+                f"RIE exited with code {process.returncode} before answering"
+            )
+        try:
+            return invoke(port, event, timeout=max(deadline - time.monotonic(), 0.1))
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last_error = error
+            time.sleep(0.05)
+    raise RieError(
+        f"RIE on port {port} did not answer within {timeout} s: {last_error}"
+    )
+
+
+def start_rie(
+    port: int,
+    *,
+    handler: str = HANDLER,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
+    output: IO[bytes] | int | None = subprocess.DEVNULL,
+    wait: bool = True,
+    timeout: float = 30.0,
+) -> subprocess.Popen[bytes]:
+    """Start the RIE with `python -m awslambdaric <handler>` and return the process.
+
+    `env` is added to this process's environment; the repository root is put on
+    PYTHONPATH so `ml_container` imports. With `wait` the call returns only after a
+    health event was answered, else it raises RieError and stops the emulator.
+    """
+    runtime_api_port = free_port()
+    environment = {**os.environ, **(env or {})}
+    paths = [str(REPO_ROOT), environment.get("PYTHONPATH", "")]
+    environment["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
+    command = [
+        str(rie_binary()),
+        "--runtime-interface-emulator-address",
+        f"127.0.0.1:{port}",
+        "--runtime-api-address",
+        f"127.0.0.1:{runtime_api_port}",
+        python,
+        "-m",
+        "awslambdaric",
+        handler,
+    ]
+    # A new session makes the emulator and its runtime child one process group, so
+    # stop_rie can end both without touching other processes.
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        start_new_session=True,
+    )
+    logger.info("started RIE pid %d on 127.0.0.1:%d", process.pid, port)
+    if wait:
+        try:
+            wait_until_ready(port, process, timeout)
+        except RieError:
+            stop_rie(process)
+            raise
+    return process
+
+
+def stop_rie(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Stop the emulator's process group (the emulator and its runtime child)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout)
+        except ProcessLookupError:
+            pass
+    logger.info("stopped RIE pid %d", process.pid)

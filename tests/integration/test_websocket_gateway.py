@@ -245,6 +245,9 @@ def test_delete_connection_closes_client(gateway_url: str, management: Any) -> N
     assert caught.value.rcvd.code == 1000
     with pytest.raises(management.exceptions.GoneException):
         management.get_connection(ConnectionId=connection_id)
+    _wait_for(lambda: _events_of(connection_id, "$disconnect"))
+    context = _events_of(connection_id, "$disconnect")[0]["requestContext"]
+    assert context["disconnectStatusCode"] == 1000
 
 
 @pytest.mark.parametrize("operation", ["post", "get", "delete"])
@@ -278,15 +281,26 @@ def test_oversized_post_is_rejected(gateway_url: str, management: Any) -> None:
             )
 
 
-def test_idle_connection_closed_with_1001(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        ({"idle_timeout_seconds": 0.3}, "Going away"),
+        ({"max_connection_seconds": 0.3}, "Connection duration"),
+    ],
+)
+def test_gateway_closes_with_1001(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    limits: dict[str, float],
+    reason: str,
 ) -> None:
-    server = _serve(tmp_path, monkeypatch, idle_timeout_seconds=0.3)
+    server = _serve(tmp_path, monkeypatch, **limits)
     url = next(server)
     try:
         with _ws(url) as client, pytest.raises(ConnectionClosed) as caught:
             client.recv(timeout=10)
         assert caught.value.rcvd is not None
         assert caught.value.rcvd.code == 1001
+        assert caught.value.rcvd.reason == reason
     finally:
         next(server, None)

@@ -19,6 +19,7 @@ redelivers after the visibility timeout and moves to the dead-letter queue after
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -49,6 +50,9 @@ from triage_core.storage import get_database
 logger = Logger(service="triage-notify")
 metrics = Metrics(namespace="TriagePlatform", service="triage-notify")
 processor = BatchProcessor(event_type=EventType.SQS)
+
+# Concurrent post_to_connection calls per event; boto3 clients are thread-safe.
+MAX_POST_WORKERS = 16
 
 
 class PatientEvent(BaseModel):
@@ -111,20 +115,26 @@ def parse_event(body: str) -> PatientEvent:
 def deliver(event: PatientEvent) -> tuple[int, int]:
     """Post the event to every allowed subscriber; return (sent, dropped).
 
-    A connection whose post fails with GoneException is deleted from `connections`. Other
-    client errors drop that one message. Network errors (botocore's
-    EndpointConnectionError and the like) propagate, so the record is retried.
+    A connection whose post fails with GoneException is deleted from
+    `connections`. Other client errors drop that one message. Network errors
+    (botocore's EndpointConnectionError and the like) propagate, so the record is
+    retried.
     """
     db = get_database()
     recipients = find_recipients(db, event.patient_id, event.submitted_by)
     data = json.dumps({"type": event.type, "patient": event.patient}, default=str)
     client = management_client()
-    sent = dropped = 0
-    for connection in recipients:
-        if _post(client, connection, data):
-            sent += 1
-        else:
-            dropped += 1
+    outcomes: list[bool] = []
+    if recipients:
+        # Posts are independent HTTP calls, so a thread pool keeps a large board
+        # from costing one round trip per connection in sequence.
+        workers = min(MAX_POST_WORKERS, len(recipients))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(
+                pool.map(lambda connection: _post(client, connection, data), recipients)
+            )
+    sent = outcomes.count(True)
+    dropped = outcomes.count(False)
     logger.info(
         "event delivered",
         event_type=event.type,

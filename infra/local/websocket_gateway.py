@@ -283,15 +283,9 @@ def _connect_event(
     scope: Scope, headers: dict[str, str], request_context: dict[str, Any]
 ) -> dict[str, Any]:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    forwarded = {
-        "X-Forwarded-For": request_context["identity"]["sourceIp"],
-        "X-Forwarded-Proto": scope.get("scheme", "ws").replace("ws", "http"),
-        "X-Forwarded-Port": str((scope.get("server") or ("", 0))[1]),
-    }
-    event_headers = {**headers, **forwarded}
     return {
-        "headers": event_headers,
-        "multiValueHeaders": {key: [value] for key, value in event_headers.items()},
+        "headers": headers,
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
         "queryStringParameters": (
             {key: values[-1] for key, values in query.items()} if query else None
         ),
@@ -339,15 +333,21 @@ async def _reject(
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    """Return request headers by lower-case name, later duplicates winning.
+    """Return request headers by lower-case name, plus X-Forwarded-For/Proto/Port.
 
-    NOTE: API Gateway passes header names as the client sent them; ASGI servers
-    lower-case them, so handlers must look headers up case-insensitively.
+    A repeated header keeps its last value. NOTE: API Gateway passes header names
+    as the client sent them, but ASGI servers lower-case them, so handlers must
+    look headers up case-insensitively.
     """
-    return {
+    headers = {
         name.decode("latin-1"): value.decode("latin-1")
         for name, value in scope.get("headers", [])
     }
+    client_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
+    headers["X-Forwarded-For"] = client_ip
+    headers["X-Forwarded-Proto"] = scope.get("scheme", "ws").replace("ws", "http")
+    headers["X-Forwarded-Port"] = str((scope.get("server") or ("", 0))[1])
+    return headers
 
 
 def _new_id() -> str:

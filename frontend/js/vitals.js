@@ -52,6 +52,12 @@ export const CONSCIOUSNESS_LEVELS = [
 
 export const MAX_COMPLAINT_LENGTH = 200;
 
+/** Plausible range as text, e.g. "30.0 to 44.0 °C". */
+export function rangeText(field) {
+  const digits = field.decimals || 0;
+  return `${field.min.toFixed(digits)} to ${field.max.toFixed(digits)} ${field.unit}`;
+}
+
 /** Unit of an API vitals field, for display next to stored values. */
 export function unitOf(name) {
   const field = NUMERIC_FIELDS.find((item) => item.name === name);
@@ -75,7 +81,7 @@ export function labelOf(name) {
 function parseNumber(field, raw) {
   const text = String(raw ?? "").trim().replace(",", ".");
   if (text === "") {
-    return field.required ? { error: `Enter the ${field.label.toLowerCase()}.` } : { value: null };
+    return field.required ? { error: `${field.label} is required.` } : { value: null };
   }
   if (!/^-?\d+(\.\d+)?$/.test(text)) {
     return { error: `${field.label} must be a number in ${field.unit}.` };
@@ -86,7 +92,7 @@ function parseNumber(field, raw) {
   }
   if (number < field.min || number > field.max) {
     return {
-      error: `${field.label} ${text} ${field.unit} is outside the plausible range ${field.min} to ${field.max} ${field.unit}.`,
+      error: `${field.label} ${text} ${field.unit} is outside the plausible range ${rangeText(field)}.`,
     };
   }
   const value = field.decimals ? Math.round(number * 10) / 10 : number;

@@ -106,7 +106,7 @@ export function render(main, { params, user, showNotice }) {
     try {
       const result = await api.get("/users", { role: "DOCTOR" });
       const users = Array.isArray(result) ? result : result.items || [];
-      doctors = users.filter((item) => item.role === "DOCTOR" && item.active !== false);
+      doctors = users.filter((item) => item.role === "DOCTOR" && Boolean(item.active));
     } catch {
       // Doctors may not list users; they then type the doctor's user id.
       doctors = [];

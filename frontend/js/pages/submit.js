@@ -9,6 +9,7 @@ import {
   MAX_COMPLAINT_LENGTH,
   NUMERIC_FIELDS,
   buildVitals,
+  rangeText,
 } from "../vitals.js";
 
 const PENDING_POLL_MS = 3_000;
@@ -42,7 +43,7 @@ function numberField(field) {
       }),
       h("span", { class: "unit", "aria-hidden": "true" }, field.unit),
     ),
-    h("p", { class: "hint", id: `range-${field.name}` }, `${field.min} to ${field.max} ${field.unit}`),
+    h("p", { class: "hint", id: `range-${field.name}` }, rangeText(field)),
     errorSlot(field.name),
   );
 }

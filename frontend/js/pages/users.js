@@ -79,7 +79,7 @@ export function render(main, { user, showNotice }) {
       ROLES.map((role) => h("option", { value: role, selected: role === item.role }, role)),
     );
     const isSelf = id === user.id;
-    const active = item.active !== false;
+    const active = Boolean(item.active);
     return h(
       "tr",
       { dataset: { userId: id, email: item.email } },

@@ -1,0 +1,125 @@
+"""Doctor pages: critical alert on the live board and the patient workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PHONE, api_login, ui_login
+from tests.e2e.forms import fill_vitals
+
+pytestmark = pytest.mark.e2e
+
+# The model scores this patient about 18 % ICU risk, above the critical cut-off
+# in ml_container/model/manifest.json; NEWS2 is 3+3+2+3+3+3 = 17 before temperature.
+CRITICAL_VITALS = {
+    "age": 70,
+    "sex": "male",
+    "heart_rate": 135,
+    "respiratory_rate": 32,
+    "spo2": 85,
+    "supplemental_oxygen": True,
+    "systolic_bp": 80,
+    "consciousness": "V",
+    "chief_complaint": "Short of breath",
+}
+
+
+def test_critical_patient_raises_alert_until_acknowledged(
+    stack: Any, new_page, paramedic, doctor, shoot
+) -> None:
+    board = new_page()
+    ui_login(board, stack.base_url, doctor)
+    expect(board.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "connected"
+    )
+
+    page = new_page(PHONE)
+    ui_login(page, stack.base_url, paramedic)
+    fill_vitals(page, CRITICAL_VITALS)
+    page.click("form.vitals-form button[type=submit]")
+    expect(page.locator("section.result h2")).to_have_text("Submitted")
+    patient_id = page.locator("section.result").get_attribute("data-patient-id")
+    expect(page.get_by_test_id("news2-total")).to_have_text("17")
+    expect(page.locator(".risk-panel [data-risk]")).to_have_attribute(
+        "data-risk", "critical"
+    )
+    shoot(page, "submit_result_critical")
+
+    stored = stack.db().patients.find_one({"_id": patient_id})
+    assert stored["prediction"]["risk_level"] == "critical"
+
+    alert = board.locator(f".alert-critical[data-patient-id={patient_id}]")
+    expect(alert).to_be_visible()
+    expect(alert).to_have_attribute("role", "alert")
+    expect(alert).to_contain_text("CRITICAL patient")
+    expect(alert).to_contain_text("70 y male")
+    assert int(board.evaluate("document.body.dataset.beeps")) >= 1
+    row = board.locator(f"li[data-patient-id={patient_id}]")
+    expect(row).to_have_attribute("data-risk", "critical")
+    expect(board.locator("ul.board-list li").first).to_have_attribute(
+        "data-risk", "critical"
+    )
+    shoot(board, "board_critical_alert")
+
+    alert.get_by_role("button", name="Acknowledge").click()
+    expect(alert).to_have_count(0)
+    assert board.errors == [] and page.errors == []
+
+
+def test_doctor_assigns_moves_and_notes_patient(
+    stack: Any, new_page, paramedic, doctor, shoot
+) -> None:
+    import requests
+
+    tokens = api_login(stack.api_url, paramedic.email, paramedic.password)
+    body = {
+        **CRITICAL_VITALS,
+        "spo2": 96,
+        "supplemental_oxygen": False,
+        "temperature": 37.2,
+    }
+    response = requests.post(
+        f"{stack.api_url}/patients",
+        json=body,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    patient_id = response.json()["id"]
+
+    page = new_page()
+    ui_login(page, stack.base_url, doctor)
+    page.goto(f"{stack.base_url}/#/patients/{patient_id}")
+    expect(page.locator("tr[data-field=heart_rate] td")).to_have_text("135 beats/min")
+    expect(page.locator("tr[data-field=temperature] td")).to_have_text("37.2 °C")
+    expect(page.get_by_test_id("status")).to_have_text("incoming")
+    status_buttons = page.locator("button[data-status]")
+    expect(status_buttons).to_have_count(1)
+    expect(status_buttons).to_have_attribute("data-status", "arrived")
+
+    page.get_by_role("button", name="Assign to me").click()
+    expect(page.locator("#notice")).to_contain_text("Assign to me: done.")
+    page.get_by_role("button", name="Mark arrived").click()
+    expect(page.get_by_test_id("status")).to_have_text("arrived")
+    page.get_by_role("button", name="Mark in treatment").click()
+    expect(page.get_by_test_id("status")).to_have_text("in treatment")
+    expect(page.locator("button[data-status]")).to_have_count(4)
+    page.fill("#note-text", "Nebuliser started <b>not bold</b>")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".note-text")).to_have_text("Nebuliser started <b>not bold</b>")
+    shoot(page, "patient_detail")
+
+    stored = stack.db().patients.find_one({"_id": patient_id})
+    assert stored["assigned_doctor_id"] == doctor.id
+    assert stored["status"] == "in_treatment"
+    assert stored["notes"][-1]["text"] == "Nebuliser started <b>not bold</b>"
+    assert [
+        entry["new"] for entry in stored["history"] if entry["field"] == "status"
+    ] == [
+        "arrived",
+        "in_treatment",
+    ]
+    assert page.errors == []

@@ -316,4 +316,6 @@ def openapi() -> Response:
     return json_response(build_openapi(app))
 
 
-register_websocket_routes(app)
+# Chalice packages each websocket handler as "app.<function name>", so the
+# handlers must be attributes of this module for Lambda to find them.
+ws_connect, ws_message, ws_disconnect = register_websocket_routes(app)

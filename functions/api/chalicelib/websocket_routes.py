@@ -60,12 +60,14 @@ class ManagementWebsocketAPI(WebsocketAPI):
         super().configure_from_api_id(api_id, stage)
 
 
-def register_websocket_routes(app: Chalice) -> None:
-    """Attach the three websocket handlers to ``app``.
+def register_websocket_routes(app: Chalice) -> tuple[Any, Any, Any]:
+    """Attach the three websocket handlers to ``app`` and return them.
 
     Call it once, after enabling the ``WEBSOCKETS`` experimental feature flag.
     It replaces ``app.websocket_api`` before registering, because Chalice binds
     each handler to the websocket client that exists at registration time.
+    Lambda looks each handler up as ``app.<function name>``, so app.py must
+    assign the returned ``(ws_connect, ws_message, ws_disconnect)`` to those names.
     """
     websocket_api = ManagementWebsocketAPI()
     websocket_api.session = boto3.session.Session()
@@ -122,6 +124,8 @@ def register_websocket_routes(app: Chalice) -> None:
             connection_id=event.connection_id,
             removed=removed,
         )
+
+    return ws_connect, ws_message, ws_disconnect
 
 
 def _send(app: Chalice, connection_id: str, message: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@
 
 import { h } from "./dom.js";
 
+let activeUsed = new Set();
+
 const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*|__[^_]+__)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(!?\[[^\]]*\]\([^)\s]*\))/;
 
 function safeHref(url) {
@@ -35,6 +37,7 @@ function renderInline(text, images) {
       if (bang) {
         const name = url.split("/").pop().replace(/\.png$/i, "");
         const source = images[name] || images[url];
+        if (source) activeUsed.add(images[name] ? name : url);
         nodes.push(source ? h("img", { src: source, alt: label, class: "plot" }) : `[image: ${label}]`);
       } else {
         const href = safeHref(url);
@@ -61,9 +64,11 @@ const NUMBERED = /^\s*\d+[.)]\s+(.*)$/;
 
 /**
  * Render `markdown` into a DocumentFragment.
- * `images` maps a plot name (file name without .png) to a data: URL.
+ * `images` maps a plot name (file name without .png) to a data: URL; the names of
+ * the images placed in the text are added to `used`.
  */
-export function renderMarkdown(markdown, images = {}) {
+export function renderMarkdown(markdown, images = {}, used = new Set()) {
+  activeUsed = used;
   const lines = String(markdown || "").replace(/\r\n?/g, "\n").split("\n");
   const fragment = document.createDocumentFragment();
   let index = 0;
@@ -129,7 +134,7 @@ export function renderMarkdown(markdown, images = {}) {
     if (line.startsWith(">")) {
       const quoted = [];
       while (index < lines.length && lines[index].startsWith(">")) quoted.push(lines[index++].replace(/^>\s?/, ""));
-      fragment.append(h("blockquote", {}, renderMarkdown(quoted.join("\n"), images)));
+      fragment.append(h("blockquote", {}, renderMarkdown(quoted.join("\n"), images, used)));
       continue;
     }
     const paragraph = [];

@@ -65,7 +65,8 @@ def test_model_card_renders_markdown_and_plots(
     card = page.get_by_test_id("model-card")
     expect(card.locator("h2").first).to_be_visible()
     assert card.locator("table").count() >= 1
-    plots = page.locator(".plots img")
+    plots = page.locator("img.plot")
+    expect(plots.first).to_be_visible()
     assert plots.count() >= 1
     assert plots.first.get_attribute("src").startswith("data:image/png;base64,")
     widths = plots.evaluate_all("images => images.map(image => image.naturalWidth)")

@@ -156,6 +156,16 @@ export function render(main, { showNotice }) {
     }
   };
 
+  const enrich = async (id) => {
+    try {
+      const patient = await api.get(`/patients/${encodeURIComponent(id)}`);
+      patients.set(id, { ...(patients.get(id) || {}), chief_complaint: patient.vitals?.chief_complaint ?? null });
+      renderList();
+    } catch (error) {
+      if (!error.isNetwork) showNotice(`Could not load patient details: ${error.message}`, "error");
+    }
+  };
+
   const setFilter = (key) => (value) => {
     filters[key] = value;
     renderList();
@@ -213,7 +223,10 @@ export function render(main, { showNotice }) {
   const stopMessages = onLiveMessage((message) => {
     if (!message.patient || !["patient.created", "patient.updated", "alert.critical"].includes(message.type)) return;
     const id = idOf(message.patient);
-    patients.set(id, { ...(patients.get(id) || {}), ...message.patient });
+    const known = patients.get(id);
+    patients.set(id, { ...(known || {}), ...message.patient });
+    // The websocket summary leaves out the chief complaint; fetch it once.
+    if (!known || !("chief_complaint" in known)) enrich(id);
     if (message.type === "patient.created") {
       fresh.add(id);
       setTimeout(() => {

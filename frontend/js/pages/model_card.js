@@ -30,18 +30,24 @@ export function render(main) {
     .get("/model-card")
     .then((card) => {
       const plots = safePlots(card.plots);
+      const used = new Set();
+      const text = renderMarkdown(card.markdown, plots, used);
+      // Plots that the markdown does not place are listed after the manifest.
+      const rest = Object.entries(plots).filter(([name]) => !used.has(name));
       replace(
         body,
-        h("article", { class: "markdown panel", dataset: { testid: "model-card" } }, renderMarkdown(card.markdown, plots)),
+        h("article", { class: "markdown panel", dataset: { testid: "model-card" } }, text),
         manifestSummary(card.manifest),
-        h(
+        rest.length === 0
+          ? null
+          : h(
           "section",
           { class: "panel", "aria-labelledby": "plots-heading" },
           h("h2", { id: "plots-heading" }, "Plots"),
           h(
             "div",
             { class: "plots" },
-            Object.entries(plots).map(([name, url]) =>
+            rest.map(([name, url]) =>
               h("figure", {}, h("img", { src: url, alt: `Plot: ${humanize(name)}`, class: "plot" }), h("figcaption", {}, humanize(name))),
             ),
           ),

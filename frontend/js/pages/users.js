@@ -83,14 +83,14 @@ export function render(main, { user, showNotice }) {
     return h(
       "tr",
       { dataset: { userId: id, email: item.email } },
-      h("td", {}, item.email),
-      h("td", {}, item.name),
-      h("td", {}, h("div", { class: "inline-form" }, roleSelect, h("button", { type: "button", class: "btn btn-small", disabled: isSelf, onclick: () => update(item, { role: roleSelect.value }, "Role changed") }, "Change role"))),
-      h("td", {}, active ? "active" : "deactivated"),
-      h("td", {}, formatTime(item.created_at)),
+      h("td", { "data-label": "Email" }, item.email),
+      h("td", { "data-label": "Name" }, item.name),
+      h("td", { "data-label": "Role" }, h("div", { class: "inline-form" }, roleSelect, h("button", { type: "button", class: "btn btn-small", disabled: isSelf, onclick: () => update(item, { role: roleSelect.value }, "Role changed") }, "Change role"))),
+      h("td", { "data-label": "State" }, active ? "active" : "deactivated"),
+      h("td", { "data-label": "Created" }, formatTime(item.created_at)),
       h(
         "td",
-        {},
+        { "data-label": "" },
         isSelf
           ? h("span", { class: "muted" }, "you")
           : active
@@ -111,7 +111,7 @@ export function render(main, { user, showNotice }) {
           { class: "table-scroll" },
           h(
             "table",
-            { class: "data", dataset: { testid: "users" } },
+            { class: "data table-cards", dataset: { testid: "users" } },
             h("caption", {}, `${users.length} users`),
             h("thead", {}, h("tr", {}, ["Email", "Name", "Role", "State", "Created", ""].map((title) => h("th", { scope: "col" }, title)))),
             h("tbody", {}, users.map(row)),

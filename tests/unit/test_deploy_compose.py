@@ -140,6 +140,9 @@ def test_api_points_boto3_at_local_endpoints(services: dict[str, Any]) -> None:
     assert environment["AWS_ENDPOINT_URL_LAMBDA"] == "http://ml:8080"
     assert environment["PREDICT_FUNCTION_NAME"] == "function"
     assert environment["EVENTS_QUEUE_URL"].endswith("/triage-patient-events")
+    assert environment["RESCORE_QUEUE_URL"].endswith("/triage-rescore")
+    assert environment["MONGODB_URI_SECRET_ARN"] == "triage/mongodb-uri"
+    assert environment["JWT_SECRET_ARN"] == "triage/jwt-signing-key"
 
 
 def test_api_settings_are_documented(services: dict[str, Any]) -> None:
@@ -174,6 +177,8 @@ def test_localstack_init_names_match_embedded_mode() -> None:
         'DEAD_LETTER_QUEUE_NAME="triage-patient-events-dlq"',
         'JWT_SECRET_NAME="triage/jwt-signing-key"',
         "MAX_RECEIVE_COUNT=3",
+        'RESCORE_QUEUE_NAME="triage-rescore"',
+        'MONGODB_URI_SECRET_NAME="triage/mongodb-uri"',
     ):
         assert line in script, line
 

@@ -29,11 +29,12 @@ def signing_key(stack: Any) -> str:
     client = boto3.client(
         "secretsmanager",
         endpoint_url=stack.moto_endpoint,
-        region_name="us-east-1",
+        # The secret's ARN names its region: arn:aws:secretsmanager:REGION:...
+        region_name=stack.app_env["JWT_SECRET_ARN"].split(":")[3],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    return client.get_secret_value(SecretId=stack.jwt_secret_arn)["SecretString"]
+    return client.get_secret_value(SecretId=stack.app_env["JWT_SECRET_ARN"])["SecretString"]
 
 
 @pytest.fixture(scope="module")

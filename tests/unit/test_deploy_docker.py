@@ -217,7 +217,7 @@ http {{
     assert "syntax is ok" in result.stderr
 
 
-def test_nginx_serves_health_and_proxies_api() -> None:
+def test_nginx_config_routes() -> None:
     conf = NGINX_CONF.read_text(encoding="utf-8")
 
     assert "location = /health" in conf

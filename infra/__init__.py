@@ -1,0 +1,1 @@
+"""Deployment and local-emulation code for the triage platform."""

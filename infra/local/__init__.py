@@ -1,0 +1,1 @@
+"""Embedded local runner: MongoDB wire server, moto, RIE and the local gateway."""

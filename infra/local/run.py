@@ -1,0 +1,115 @@
+"""Run the whole platform on this machine: ``python -m infra.local.run`` (``make run``).
+
+Data lives in ``var/`` (``TRIAGE_VAR_DIR``), so a second run finds the patients,
+users, JWT signing key and admin password of the first. Ports come from
+``TRIAGE_GATEWAY_PORT``, ``TRIAGE_MONGO_PORT``, ``TRIAGE_MOTO_PORT`` and
+``TRIAGE_RIE_PORT``. Ctrl-C stops every child process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.table import Table
+
+from infra.local.services import StartupError
+from infra.local.stack import REPO_ROOT, EmbeddedStack, StackConfig, StackInfo
+
+logger = logging.getLogger(__name__)
+console = Console()
+
+
+def _print_ready(info: StackInfo, seconds: float) -> None:
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_row("Frontend", info.base_url + "/")
+    table.add_row("API", info.api_url)
+    table.add_row("Websocket", info.websocket_url)
+    table.add_row("MongoDB", f"{info.mongodb_uri} (database {info.db_name})")
+    table.add_row("Logs", str(info.log_dir))
+    console.print(table)
+    if info.admin_password_file is None:
+        console.print(
+            f"Admin: {info.admin_email} (password from BOOTSTRAP_ADMIN_PASSWORD)"
+        )
+    elif not _shown_marker(info.admin_password_file).exists():
+        console.print(
+            f"[bold]First run.[/bold] Admin login: {info.admin_email} /"
+            f" [bold]{info.admin_password}[/bold]"
+        )
+        console.print(f"The password is stored in {info.admin_password_file} (0600).")
+        _shown_marker(info.admin_password_file).touch(mode=0o600)
+    else:
+        console.print(
+            f"Admin: {info.admin_email}, password in {info.admin_password_file}"
+        )
+    console.print(
+        f"[green]Ready:[/green] first healthy /api/health after"
+        f" {seconds:.1f} s. Press Ctrl-C to stop."
+    )
+
+
+def _shown_marker(password_file: Path) -> Path:
+    """Return the file whose presence means the password was printed once."""
+    return password_file.with_name(password_file.name + ".shown")
+
+
+def main() -> int:
+    started = time.monotonic()
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    var_dir = Path(os.environ.get("TRIAGE_VAR_DIR", REPO_ROOT / "var"))
+    config = StackConfig.from_environ(var_dir)
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"\n{signal.Signals(signum).name} received, stopping...")
+        stop_requested.set()
+        # A second signal during start-up aborts the waits at once.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    def progress(component: str, status: str) -> None:
+        colour = "green" if status.startswith("healthy") else "yellow"
+        console.print(f"  {component}: [{colour}]{status}[/{colour}]")
+
+    stack = EmbeddedStack(config, progress)
+    console.print(f"[bold]Starting the triage platform[/bold] (data in {var_dir})")
+    try:
+        info = stack.start()
+    except StartupError as exc:
+        console.print(f"[red]Start-up failed:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("Stopped during start-up.")
+        return 130
+    _print_ready(info, time.monotonic() - started)
+    try:
+        while not stop_requested.is_set():
+            time.sleep(0.5)
+            exited = stack.exited_components()
+            if exited:
+                console.print(f"[red]Exited unexpectedly:[/red] {', '.join(exited)}")
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+        console.print("All processes stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Build the local gateway around the Chalice app and serve it with uvicorn.
+
+``python -m infra.local.serve --port PORT`` runs the gateway as its own process
+(the test fixtures do this so each stack reads its settings fresh); ``make run``
+uses ``GatewayServer`` in-process instead. Both read the app's settings from the
+environment, so set it before calling ``load_app``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from infra.local.aws_resources import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
+from infra.local.gateway import Hook, LocalGateway
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FRONTEND_DIR = REPO_ROOT / "frontend"
+NOTIFY_HANDLER = REPO_ROOT / "functions" / "notify" / "handler.py"
+DEFAULT_APP = "app:app"
+STAGE = "local"
+
+
+def load_app(spec: str = DEFAULT_APP) -> Any:
+    """Import ``module:attribute`` with the layer and ``functions/api`` importable."""
+    for path in (REPO_ROOT / "functions" / "api", REPO_ROOT / "layers" / "triage_core"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute or "app")
+
+
+def _optional_module(name: str) -> Any | None:
+    """Import ``name`` if the file exists; errors inside the module still raise."""
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+def build_gateway(
+    app: Any, port: int, frontend_dir: Path = FRONTEND_DIR
+) -> LocalGateway:
+    """Wrap ``app`` with the websocket gateway and SQS event source when present."""
+    websocket = None
+    ws_module = _optional_module("infra.local.websocket_gateway")
+    if ws_module is not None:
+        websocket = ws_module.WebsocketGateway(
+            app=app, stage=STAGE, domain_name=f"127.0.0.1:{port}"
+        )
+    else:
+        logger.warning("infra.local.websocket_gateway is missing; /ws returns 501")
+    on_startup, on_shutdown = _event_source_hooks()
+    return LocalGateway(
+        app,
+        stage=STAGE,
+        frontend_dir=frontend_dir,
+        websocket=websocket,
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+    )
+
+
+def _load_notify_handler() -> Any:
+    spec = importlib.util.spec_from_file_location("notify_handler", NOTIFY_HANDLER)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {NOTIFY_HANDLER}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+def _event_source_hooks() -> tuple[list[Hook], list[Hook]]:
+    """Return lifespan hooks that run the notify function off ``EVENTS_QUEUE_URL``.
+
+    The SQS poller (``infra.local.event_source``) plays the Lambda event source
+    mapping. Without the queue URL, the poller module or the notify function,
+    no hooks are returned and events stay on the queue.
+    """
+    queue_url = os.environ.get("EVENTS_QUEUE_URL", "")
+    source_module = _optional_module("infra.local.event_source")
+    if not queue_url or source_module is None or not NOTIFY_HANDLER.is_file():
+        logger.warning("SQS event source not started; websocket pushes are off")
+        return [], []
+    handler = _load_notify_handler()
+    sources: list[Any] = []
+
+    async def start() -> None:
+        source = await asyncio.to_thread(
+            source_module.start_sqs_event_source,
+            queue_url,
+            handler,
+            visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
+            max_receive_count=MAX_RECEIVE_COUNT,
+        )
+        sources.append(source)
+
+    async def stop() -> None:
+        for source in sources:
+            await asyncio.to_thread(source.stop)
+
+    return [start], [stop]
+
+
+class GatewayServer:
+    """uvicorn serving the gateway on 127.0.0.1, in a thread or in the foreground."""
+
+    def __init__(self, gateway: LocalGateway, port: int) -> None:
+        config = uvicorn.Config(
+            gateway,
+            host="127.0.0.1",
+            port=port,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def start_in_thread(self) -> None:
+        """Serve from a daemon thread; uvicorn installs no signal handlers there."""
+        self._thread = threading.Thread(
+            target=self.server.run, name="gateway", daemon=True
+        )
+        self._thread.start()
+
+    def run(self) -> None:
+        """Serve in the calling thread until SIGINT or SIGTERM."""
+        self.server.run()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask uvicorn to finish open requests and exit, then join its thread."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the local API gateway.")
+    parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1")
+    parser.add_argument(
+        "--app", default=DEFAULT_APP, help="Chalice app as module:attribute"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    gateway = build_gateway(load_app(args.app), args.port)
+    GatewayServer(gateway, args.port).run()
+
+
+if __name__ == "__main__":
+    main()

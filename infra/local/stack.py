@@ -1,0 +1,411 @@
+"""Start and stop the whole embedded system: the code behind ``make run`` and tests.
+
+Children, all on 127.0.0.1: nx-27017 (MongoDB wire protocol over SQLite), the
+moto server (SQS, Secrets Manager) and the prediction function under the Lambda
+Runtime Interface Emulator. The gateway runs in this process (``make run``) or as
+one more child (test fixtures, so that each stack reads its settings fresh).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pymongo
+from pymongo.database import Database
+
+from infra.local import aws_resources, services
+from infra.local.services import ChildProcess, StartupError
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu-north-1"
+DEFAULT_ADMIN_EMAIL = "admin@triage.example.com"
+# Environment variables a developer may have set that would send the app's AWS
+# calls somewhere other than the local emulators.
+AWS_VARIABLES_TO_DROP = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class StackConfig:
+    """Where the stack keeps its data and which loopback ports it uses.
+
+    ``mongodb_uri`` set means an external MongoDB is used and nx-27017 is not
+    started. ``gateway_in_process`` False runs the gateway as a child process.
+    """
+
+    var_dir: Path
+    gateway_port: int = 8000
+    mongo_port: int = 27017
+    moto_port: int = 5005
+    rie_port: int = 9100
+    mongodb_uri: str | None = None
+    db_name: str = "triage"
+    admin_email: str = DEFAULT_ADMIN_EMAIL
+    admin_password: str | None = None
+    gateway_in_process: bool = True
+    start_timeout_seconds: float = 60.0
+    gateway_app: str = "app:app"
+
+    @classmethod
+    def from_environ(cls, var_dir: Path) -> StackConfig:
+        """Read ports and overrides from ``TRIAGE_*_PORT`` and the app settings."""
+        env = os.environ
+        return cls(
+            var_dir=var_dir,
+            gateway_port=int(env.get("TRIAGE_GATEWAY_PORT", "8000")),
+            mongo_port=int(env.get("TRIAGE_MONGO_PORT", "27017")),
+            moto_port=int(env.get("TRIAGE_MOTO_PORT", "5005")),
+            rie_port=int(env.get("TRIAGE_RIE_PORT", "9100")),
+            mongodb_uri=env.get("MONGODB_URI") or None,
+            db_name=env.get("MONGODB_DB", "triage"),
+            admin_email=env.get("BOOTSTRAP_ADMIN_EMAIL") or DEFAULT_ADMIN_EMAIL,
+            admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
+            start_timeout_seconds=float(env.get("TRIAGE_START_TIMEOUT", "60")),
+        )
+
+
+@dataclass
+class StackInfo:
+    """Endpoints and credentials of a running stack."""
+
+    base_url: str
+    api_url: str
+    websocket_url: str
+    mongodb_uri: str
+    db_name: str
+    events_queue_url: str
+    dead_letter_queue_url: str
+    moto_endpoint: str
+    rie_endpoint: str
+    admin_email: str
+    admin_password: str
+    admin_password_file: Path | None
+    first_run: bool
+    var_dir: Path
+    log_dir: Path
+    app_env: dict[str, str] = field(repr=False)
+    startup_seconds: float = 0.0
+
+    def db(self) -> Database[dict[str, Any]]:
+        """Return the app's database through a new pymongo client."""
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            self.mongodb_uri, serverSelectionTimeoutMS=5000
+        )
+        return client[self.db_name]
+
+
+def _read_or_create_secret(path: Path, create: Callable[[], str]) -> tuple[str, bool]:
+    """Return the value kept in ``path`` (mode 0600), creating it on first use."""
+    if path.is_file():
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    value = create()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value + "\n")
+    return value, True
+
+
+def _mongo_probe(uri: str) -> Callable[[], bool]:
+    def probe() -> bool:
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
+        )
+        try:
+            client.admin.command("ping")
+            return True
+        except pymongo.errors.PyMongoError:
+            return False
+        finally:
+            client.close()
+
+    return probe
+
+
+class EmbeddedStack:
+    """Start the children in order, wait for each to be healthy, stop them by PID."""
+
+    def __init__(self, config: StackConfig, progress: Progress | None = None) -> None:
+        self.config = config
+        self.children: list[ChildProcess] = []
+        self._rie: Any = None
+        self._gateway_server: Any = None
+        self._progress = progress or (lambda component, status: None)
+        self.var_dir = config.var_dir.resolve()
+        self.log_dir = self.var_dir / "log"
+
+    # -- start ---------------------------------------------------------------
+
+    def start(self) -> StackInfo:
+        """Start everything and return once ``/api/health`` returns 200.
+
+        Raises StartupError naming the component (and its log file) that failed;
+        whatever was already started is stopped first.
+        """
+        started = time.monotonic()
+        try:
+            info = self._start()
+        except BaseException:
+            self.stop()
+            raise
+        info.startup_seconds = time.monotonic() - started
+        return info
+
+    def _start(self) -> StackInfo:
+        cfg = self.config
+        self._check_ports()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        jwt_key, _ = _read_or_create_secret(
+            self.var_dir / "secrets" / "jwt_signing_key",
+            lambda: secrets.token_urlsafe(48),
+        )
+        password_file: Path | None = None
+        if cfg.admin_password:
+            admin_password, first_run = cfg.admin_password, False
+        else:
+            password_file = self.var_dir / "secrets" / "admin_password"
+            admin_password, first_run = _read_or_create_secret(
+                password_file, lambda: secrets.token_urlsafe(18)
+            )
+
+        mongodb_uri = cfg.mongodb_uri or f"mongodb://127.0.0.1:{cfg.mongo_port}"
+        mongo = None if cfg.mongodb_uri else self._start_mongo()
+        moto = self._start_moto()
+        self._start_rie()
+
+        if mongo is not None:
+            self._wait("MongoDB (nx-27017)", _mongo_probe(mongodb_uri), mongo)
+        else:
+            self._wait("MongoDB", _mongo_probe(mongodb_uri), None)
+        moto_endpoint = f"http://127.0.0.1:{cfg.moto_port}"
+        self._wait("moto", services.tcp_probe(cfg.moto_port), moto)
+        resources = aws_resources.create_resources(moto_endpoint, REGION, jwt_key)
+        self._wait_rie()
+
+        base_url = f"http://127.0.0.1:{cfg.gateway_port}"
+        app_env = self._app_env(
+            mongodb_uri, moto_endpoint, resources, admin_password, base_url
+        )
+        self._start_gateway(app_env)
+        self._wait(
+            "gateway /api/health",
+            services.http_probe(base_url + "/api/health"),
+            self._child("gateway"),
+            self.log_dir / "gateway.log",
+        )
+        return StackInfo(
+            base_url=base_url,
+            api_url=base_url + "/api",
+            websocket_url=f"ws://127.0.0.1:{cfg.gateway_port}/ws",
+            mongodb_uri=mongodb_uri,
+            db_name=cfg.db_name,
+            events_queue_url=resources.events_queue_url,
+            dead_letter_queue_url=resources.dead_letter_queue_url,
+            moto_endpoint=moto_endpoint,
+            rie_endpoint=f"http://127.0.0.1:{cfg.rie_port}",
+            admin_email=cfg.admin_email,
+            admin_password=admin_password,
+            admin_password_file=password_file,
+            first_run=first_run,
+            var_dir=self.var_dir,
+            log_dir=self.log_dir,
+            app_env=app_env,
+        )
+
+    def _check_ports(self) -> None:
+        cfg = self.config
+        ports = [
+            ("gateway", cfg.gateway_port, "TRIAGE_GATEWAY_PORT"),
+            ("moto", cfg.moto_port, "TRIAGE_MOTO_PORT"),
+            ("prediction function (RIE)", cfg.rie_port, "TRIAGE_RIE_PORT"),
+        ]
+        if not cfg.mongodb_uri:
+            ports.append(("MongoDB (nx-27017)", cfg.mongo_port, "TRIAGE_MONGO_PORT"))
+        for component, port, setting in ports:
+            services.check_port_free(component, port, setting)
+
+    def _wait(
+        self,
+        name: str,
+        probe: Callable[[], bool],
+        child: ChildProcess | None,
+        log_path: Path | None = None,
+    ) -> None:
+        self._progress(name, "starting")
+        seconds = services.wait_until_healthy(
+            name, probe, self.config.start_timeout_seconds, child, log_path
+        )
+        self._progress(name, f"healthy after {seconds:.1f} s")
+
+    def _child(self, name: str) -> ChildProcess | None:
+        return next((c for c in self.children if c.name == name), None)
+
+    def _start_mongo(self) -> ChildProcess:
+        cfg = self.config
+        run_dir = self.var_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        stderr_path = self.log_dir / "mongo-stderr.log"
+        # --data-dir keeps one SQLite file per database; the single-file default
+        # would let the test databases and the app's database share tables.
+        argv = [
+            str(Path(sys.executable).with_name("nx-27017")),
+            "--data-dir",
+            str(self.var_dir / "mongo"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(cfg.mongo_port),
+            "--log-file",
+            str(self.log_dir / "mongo.log"),
+            "--pid-file",
+            str(run_dir / "mongo.pid"),
+        ]
+        # nx-27017 writes its log to --log-file and copies it to stderr; only
+        # stderr carries tracebacks (a taken port, for one), so keep that file too.
+        child = services.start_process(
+            "mongo", argv, stderr_path, cwd=self.var_dir, stdout_to_log=False
+        )
+        self.children.append(child)
+        return child
+
+    def _start_moto(self) -> ChildProcess:
+        argv = [
+            sys.executable,
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(self.config.moto_port),
+        ]
+        child = services.start_process("moto", argv, self.log_dir / "moto.log")
+        self.children.append(child)
+        return child
+
+    def _start_rie(self) -> None:
+        from ml_container import local_rie
+
+        log_path = self.log_dir / "predict.log"
+        with open(log_path, "ab") as log:
+            self._rie = local_rie.start_rie(
+                self.config.rie_port,
+                env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "30"},
+                output=log,
+                wait=False,
+            )
+
+    def _wait_rie(self) -> None:
+        from ml_container import local_rie
+
+        name = "prediction function (RIE)"
+        self._progress(name, "starting")
+        started = time.monotonic()
+        try:
+            local_rie.wait_until_ready(
+                self.config.rie_port, self._rie, self.config.start_timeout_seconds
+            )
+        except local_rie.RieError as exc:
+            log_path = self.log_dir / "predict.log"
+            raise StartupError(
+                f"{name}: {exc}; see {log_path}\n{services.log_tail(log_path)}"
+            ) from exc
+        self._progress(name, f"healthy after {time.monotonic() - started:.1f} s")
+
+    def _app_env(
+        self,
+        mongodb_uri: str,
+        moto_endpoint: str,
+        resources: aws_resources.AwsResources,
+        admin_password: str,
+        base_url: str,
+    ) -> dict[str, str]:
+        cfg = self.config
+        return {
+            "MONGODB_URI": mongodb_uri,
+            "MONGODB_DB": cfg.db_name,
+            "PREDICT_FUNCTION_NAME": "function",
+            "EVENTS_QUEUE_URL": resources.events_queue_url,
+            "WEBSOCKET_MANAGEMENT_URL": f"{base_url}/local",
+            "JWT_SECRET_ARN": resources.jwt_secret_arn,
+            "BOOTSTRAP_ADMIN_EMAIL": cfg.admin_email,
+            "BOOTSTRAP_ADMIN_PASSWORD": admin_password,
+            "AWS_ENDPOINT_URL_SQS": moto_endpoint,
+            "AWS_ENDPOINT_URL_SECRETSMANAGER": moto_endpoint,
+            "AWS_ENDPOINT_URL_LAMBDA": f"http://127.0.0.1:{cfg.rie_port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_SERVICE_NAME": "triage-api",
+        }
+
+    def _start_gateway(self, app_env: dict[str, str]) -> None:
+        from infra.local import serve
+
+        port = self.config.gateway_port
+        if self.config.gateway_in_process:
+            for name in AWS_VARIABLES_TO_DROP:
+                os.environ.pop(name, None)
+            os.environ.update(app_env)
+            gateway = serve.build_gateway(serve.load_app(self.config.gateway_app), port)
+            self._gateway_server = serve.GatewayServer(gateway, port)
+            self._gateway_server.start_in_thread()
+            return
+        env = services.environ_with(app_env)
+        for name in AWS_VARIABLES_TO_DROP:
+            env.pop(name, None)
+        paths = [
+            str(REPO_ROOT / "layers" / "triage_core"),
+            str(REPO_ROOT / "functions" / "api"),
+            str(REPO_ROOT),
+        ]
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        argv = [sys.executable, "-m", "infra.local.serve", "--port", str(port)]
+        argv += ["--app", self.config.gateway_app]
+        child = services.start_process(
+            "gateway", argv, self.log_dir / "gateway.log", env=env, cwd=REPO_ROOT
+        )
+        self.children.append(child)
+
+    def exited_components(self) -> list[str]:
+        """Return the names and log files of children that are no longer running."""
+        exited = [
+            f"{c.name} (see {c.log_path})"
+            for c in self.children
+            if c.popen.poll() is not None
+        ]
+        if self._rie is not None and self._rie.poll() is not None:
+            exited.append(f"prediction function (see {self.log_dir / 'predict.log'})")
+        return exited
+
+    # -- stop ----------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the gateway, then every child in reverse start order, by PID."""
+        if self._gateway_server is not None:
+            self._gateway_server.stop()
+            self._gateway_server = None
+        gateway = self._child("gateway")
+        if gateway is not None:
+            services.stop_process(gateway)
+        if self._rie is not None:
+            from ml_container import local_rie
+
+            local_rie.stop_rie(self._rie)
+            self._rie = None
+        for child in reversed(self.children):
+            if child.name != "gateway":
+                services.stop_process(child)
+        self.children.clear()

@@ -30,6 +30,21 @@ export const NEWS2_PARAMETERS = [
   ["temperature", "Temperature"],
 ];
 
+const STATUS_LABELS = {
+  incoming: "incoming",
+  arrived: "arrived",
+  in_treatment: "in treatment",
+  admitted_icu: "admitted to ICU",
+  admitted_ward: "admitted to ward",
+  discharged: "discharged",
+  transferred: "transferred",
+};
+
+/** Lower-case display text of a patient status such as "admitted to ICU". */
+export function statusLabel(status) {
+  return STATUS_LABELS[status] || String(status ?? "").replaceAll("_", " ");
+}
+
 export function riskLabel(level) {
   return RISK_LABELS[level] || String(level || "Unknown");
 }

@@ -58,14 +58,27 @@ export function uniqueId(prefix) {
   return `${prefix}-${idCounter}`;
 }
 
-/** Format an ISO 8601 timestamp in the browser's locale, or a dash when absent. */
-export function formatTime(value) {
-  if (!value) return "-";
-  // The API stores UTC; a timestamp without a zone suffix is read as UTC too.
+/** Parse an ISO 8601 timestamp; the API stores UTC, so a value without a zone is UTC. */
+export function parseTime(value) {
+  if (!value) return null;
   const text = String(value);
   const zoned = /(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`;
   const date = new Date(zoned);
-  if (Number.isNaN(date.getTime())) return String(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** True when two timestamps name the same millisecond. */
+export function sameInstant(first, second) {
+  const a = parseTime(first);
+  const b = parseTime(second);
+  return a !== null && b !== null && a.getTime() === b.getTime();
+}
+
+/** Format an ISO 8601 timestamp in the browser's locale, or a dash when absent. */
+export function formatTime(value) {
+  if (!value) return "-";
+  const date = parseTime(value);
+  if (date === null) return String(value);
   return date.toLocaleString(undefined, {
     dateStyle: "short",
     timeStyle: "short",

@@ -109,8 +109,9 @@ def test_doctor_assigns_moves_and_notes_patient(
     expect(page.locator("button[data-status]")).to_have_count(4)
     page.fill("#note-text", "Nebuliser started <b>not bold</b>")
     page.get_by_role("button", name="Add note").click()
-    expect(page.locator(".note-text")).to_have_text("Nebuliser started <b>not bold</b>")
+    expect(page.locator("ul.notes li")).to_have_count(1)
     shoot(page, "patient_detail")
+    expect(page.locator(".note-text")).to_have_text("Nebuliser started <b>not bold</b>")
 
     stored = stack.db().patients.find_one({"_id": patient_id})
     assert stored["assigned_doctor_id"] == doctor.id

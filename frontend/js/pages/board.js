@@ -8,9 +8,10 @@ import {
   riskBadge,
   riskLabel,
   riskLevelOf,
+  statusLabel,
   summarize,
 } from "../clinical.js";
-import { formatTime, h, humanize, replace } from "../dom.js";
+import { formatTime, h, replace } from "../dom.js";
 import { onLiveMessage, onLiveStatus, reconnectNow } from "../live.js";
 
 export const STATUSES = [
@@ -74,7 +75,7 @@ function patientRow(patient, isNew) {
       h(
         "span",
         { class: "card-meta" },
-        `${humanize(patient.status)}, ${formatTime(patient.created_at)}`,
+        `${statusLabel(patient.status)}, ${formatTime(patient.created_at)}`,
         patient.assigned_doctor_id ? ", assigned" : ", unassigned",
       ),
     ),
@@ -106,7 +107,7 @@ function statsView(stats) {
     ),
     barChart(
       STATUSES.filter((status) => byStatus[status] !== undefined).map((status) => ({
-        label: humanize(status),
+        label: statusLabel(status),
         value: Number(byStatus[status]) || 0,
       })),
       { title: "Patients by status" },
@@ -181,7 +182,7 @@ export function render(main, { showNotice }) {
       select(
         "filter-status",
         "Status",
-        [["open", "Open (incoming, arrived, in treatment)"], ["all", "All"], ...STATUSES.map((status) => [status, humanize(status)])],
+        [["open", "Open (not yet admitted or discharged)"], ["all", "All"], ...STATUSES.map((status) => [status, statusLabel(status)])],
         filters.status,
         setFilter("status"),
       ),

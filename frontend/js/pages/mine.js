@@ -2,8 +2,8 @@
 // plus the ones still stored on this device.
 
 import { api, idOf } from "../api.js";
-import { news2Badge, riskBadge } from "../clinical.js";
-import { formatTime, h, humanize, replace } from "../dom.js";
+import { news2Badge, riskBadge, statusLabel } from "../clinical.js";
+import { formatTime, h, replace } from "../dom.js";
 import { onOutboxChange, pending } from "../offline.js";
 
 function outboxSection(userId) {
@@ -39,7 +39,7 @@ function patientRow(patient) {
       "a",
       { href: `#/patients/${encodeURIComponent(id)}`, class: "card-link" },
       h("span", { class: "card-title" }, `${vitals.age ?? "?"} y ${vitals.sex ?? ""}`, vitals.chief_complaint ? `, ${vitals.chief_complaint}` : ""),
-      h("span", { class: "card-meta" }, `${formatTime(patient.created_at)}, ${humanize(patient.status)}`),
+      h("span", { class: "card-meta" }, `${formatTime(patient.created_at)}, ${statusLabel(patient.status)}`),
     ),
     h("span", { class: "card-badges" }, riskBadge(patient), " ", news2Badge(patient)),
   );

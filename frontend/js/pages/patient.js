@@ -1,8 +1,14 @@
 // Patient detail: vitals, NEWS2, ICU risk, notes, history, assignment and status.
 
 import { api, idOf } from "../api.js";
-import { news2Panel, predictionPanel, reasonsPanel, riskBadge } from "../clinical.js";
-import { formatTime, h, humanize, replace } from "../dom.js";
+import {
+  news2Panel,
+  predictionPanel,
+  reasonsPanel,
+  riskBadge,
+  statusLabel,
+} from "../clinical.js";
+import { formatTime, h, humanize, replace, sameInstant } from "../dom.js";
 import { onLiveMessage, subscribe } from "../live.js";
 import { CONSCIOUSNESS_LEVELS, NUMERIC_FIELDS, labelOf } from "../vitals.js";
 
@@ -56,6 +62,25 @@ function vitalsTable(vitals) {
   );
 }
 
+/** Describe one history entry; a malformed entry is shown as such, not hidden. */
+function historyItem(entry) {
+  if (!entry || typeof entry !== "object") {
+    return h("li", { class: "warning-text" }, "Unreadable history entry");
+  }
+  const change =
+    entry.field === "status"
+      ? `status ${statusLabel(entry.old)} -> ${statusLabel(entry.new)}`
+      : entry.field === "notes"
+        ? "note added"
+        : `${humanize(entry.field)} ${entry.old ?? "none"} -> ${entry.new ?? "none"}`;
+  return h(
+    "li",
+    {},
+    `${formatTime(entry.at)}: ${change}`,
+    entry.by ? h("span", { class: "muted" }, ` by ${entry.by}`) : null,
+  );
+}
+
 function historyPanel(history) {
   return h(
     "section",
@@ -65,16 +90,7 @@ function historyPanel(history) {
       ? h(
           "ol",
           { class: "plain-list history" },
-          history.map((entry) =>
-            h(
-              "li",
-              {},
-              `${formatTime(entry.at)}: ${humanize(entry.field)} `,
-              entry.old === null || entry.old === undefined ? "" : `${humanize(entry.old)} -> `,
-              humanize(entry.new),
-              entry.by ? h("span", { class: "muted" }, ` by ${entry.by}`) : null,
-            ),
-          ),
+          history.map(historyItem),
         )
       : h("p", { class: "muted" }, "No changes yet."),
   );
@@ -90,6 +106,9 @@ export function render(main, { params, user, showNotice }) {
     body,
   );
   let doctors = null;
+  let current = null;
+  // The page re-renders on live updates; the note being typed must survive that.
+  let draftNote = "";
 
   const act = async (label, path, payload) => {
     try {
@@ -126,13 +145,13 @@ export function render(main, { params, user, showNotice }) {
       "section",
       { class: "panel actions", "aria-labelledby": "actions-heading" },
       h("h3", { id: "actions-heading" }, "Actions"),
-      h("p", {}, `Status: `, h("strong", { dataset: { testid: "status" } }, humanize(patient.status))),
+      h("p", {}, "Status: ", h("strong", { dataset: { testid: "status" } }, statusLabel(patient.status))),
       next.length
         ? h(
             "div",
             { class: "button-row", role: "group", "aria-label": "Change status" },
             next.map((status) =>
-              h("button", { type: "button", class: "btn", dataset: { status }, onclick: () => act(`Status ${humanize(status)}`, "/status", { status }) }, `Mark ${humanize(status)}`),
+              h("button", { type: "button", class: "btn", dataset: { status }, onclick: () => act(`Status ${statusLabel(status)}`, "/status", { status }) }, `Mark ${statusLabel(status)}`),
             ),
           )
         : h("p", { class: "muted" }, "Final status; no further changes."),
@@ -168,7 +187,16 @@ export function render(main, { params, user, showNotice }) {
 
   const notesPanel = (patient) => {
     const notes = patient.notes || [];
-    const textarea = h("textarea", { id: "note-text", rows: 3, maxlength: 2000, required: true });
+    const textarea = h("textarea", {
+      id: "note-text",
+      rows: 3,
+      maxlength: 2000,
+      required: true,
+      value: draftNote,
+      oninput: (event) => {
+        draftNote = event.target.value;
+      },
+    });
     return h(
       "section",
       { class: "panel", "aria-labelledby": "notes-heading" },
@@ -177,7 +205,16 @@ export function render(main, { params, user, showNotice }) {
         ? h(
             "ul",
             { class: "plain-list notes" },
-            notes.map((note) => h("li", {}, h("p", { class: "note-text" }, note.text), h("p", { class: "muted" }, `${formatTime(note.created_at)}, ${note.author_id === user.id ? "you" : note.author_id}`))),
+            notes.map((note) =>
+              note && typeof note === "object"
+                ? h(
+                    "li",
+                    {},
+                    h("p", { class: "note-text" }, note.text),
+                    h("p", { class: "muted" }, `${formatTime(note.created_at)}, ${note.author_id === user.id ? "you" : note.author_id}`),
+                  )
+                : h("li", { class: "warning-text" }, "Unreadable note"),
+            ),
           )
         : h("p", { class: "muted" }, "No notes yet."),
       canAct
@@ -187,7 +224,10 @@ export function render(main, { params, user, showNotice }) {
               onsubmit: (event) => {
                 event.preventDefault();
                 const text = textarea.value.trim();
-                if (text) act("Add note", "/notes", { text });
+                if (text) {
+                  draftNote = "";
+                  act("Add note", "/notes", { text });
+                }
               },
             },
             h("label", { for: "note-text" }, "Add a note"),
@@ -199,6 +239,8 @@ export function render(main, { params, user, showNotice }) {
   };
 
   const show = (patient) => {
+    const focusedId = document.activeElement && document.activeElement.id;
+    current = patient;
     const vitals = patient.vitals || {};
     replace(
       body,
@@ -221,6 +263,7 @@ export function render(main, { params, user, showNotice }) {
         historyPanel(patient.history || []),
       ),
     );
+    if (focusedId) document.getElementById(focusedId)?.focus();
   };
 
   const load = async () => {
@@ -237,7 +280,10 @@ export function render(main, { params, user, showNotice }) {
     cleanups.push(subscribe({ channel: "patient", patient_id: patientId }));
     cleanups.push(
       onLiveMessage((message) => {
-        if (message.patient && idOf(message.patient) === patientId && message.type === "patient.updated") load();
+        if (!message.patient || idOf(message.patient) !== patientId || message.type !== "patient.updated") return;
+        // Our own change already rendered the response; reload only for newer data.
+        if (current && sameInstant(message.patient.updated_at, current.updated_at)) return;
+        load();
       }),
     );
   }

@@ -7,6 +7,7 @@ locally, and dummy credentials keep the SAM CLI from looking for real ones.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -229,7 +230,45 @@ def test_layer_builds_triage_core(resources: dict[str, Any]) -> None:
     assert (content / "requirements.txt").is_file()
     assert (content / "triage_core" / "__init__.py").is_file()
     for name in ZIP_FUNCTIONS:
-        assert resources[name]["Properties"]["Layers"] == [{"Ref": "TriageCoreLayer"}]
+        layers = resources[name]["Properties"]["Layers"]
+        assert layers[0] == {"Ref": "TriageCoreLayer"}, name
+
+
+def test_chalice_functions_get_runtime_layer(resources: dict[str, Any]) -> None:
+    layer = resources["ChaliceRuntimeLayer"]
+    makefile = REPO / layer["Properties"]["ContentUri"] / "Makefile"
+
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert "build-ChaliceRuntimeLayer:" in makefile.read_text(encoding="utf-8")
+    for name in ZIP_FUNCTIONS:
+        layers = resources[name]["Properties"]["Layers"]
+        uses_chalice = resources[name]["Properties"]["CodeUri"] == "functions/api"
+        assert ({"Ref": "ChaliceRuntimeLayer"} in layers) is uses_chalice, name
+
+
+def test_chalice_runtime_needs_only_stdlib(tmp_path: Path) -> None:
+    # GIVEN only chalice/__init__.py and chalice/app.py, as the runtime layer has them
+    import chalice  # noqa: PLC0415 - only the installed file locations are needed
+
+    package = tmp_path / "chalice"
+    package.mkdir()
+    source = Path(chalice.__file__).parent
+    for name in ("__init__.py", "app.py"):
+        shutil.copy(source / name, package / name)
+
+    # WHEN Python starts without site-packages and imports it
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", "import chalice; print(chalice.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+
+    # THEN the import succeeds with the version the Makefile installs
+    assert result.returncode == 0, result.stderr
+    makefile = (REPO / "infra" / "chalice-runtime" / "Makefile").read_text()
+    assert f"CHALICE_VERSION := {result.stdout.strip()}" in makefile
 
 
 def test_no_statement_allows_every_resource(resources: dict[str, Any]) -> None:

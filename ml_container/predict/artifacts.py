@@ -12,19 +12,22 @@ import json
 import os
 import pickle
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
+from ml_container.predict.explain import WarningBounds
 from ml_container.predict.features import FEATURE_NAMES
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "xgboost_model.pkl"
 SCALER_FILE = "scaler.pkl"
 ENCODERS_FILE = "label_encoders.pkl"
-REQUIRED_FILES = (MODEL_FILE, SCALER_FILE, ENCODERS_FILE)
+SHAP_FILE = "shap_table.pkl"
+REQUIRED_FILES = (MODEL_FILE, SCALER_FILE, ENCODERS_FILE, SHAP_FILE)
 RISK_LEVELS = ("low", "moderate", "high", "critical")
 
 
@@ -41,10 +44,16 @@ class Artifacts:
     booster: xgb.Booster
     scaler: dict[str, np.ndarray]
     sex_codes: dict[str, int]
+    shap_table: dict[str, Any]
 
     @property
     def model_version(self) -> str:
         return str(self.manifest["model_version"])
+
+    @cached_property
+    def warning_bounds(self) -> WarningBounds:
+        """Training-distribution limits, precomputed once for the warning check."""
+        return WarningBounds(self.scaler)
 
     @property
     def cutoffs(self) -> list[tuple[str, float]]:
@@ -94,7 +103,7 @@ def read_verified(model_dir: Path, name: str, expected: str) -> bytes:
 
 
 def load_artifacts(model_dir: Path | None = None) -> Artifacts:
-    """Verify every file listed in the manifest, then unpickle the three pickles.
+    """Verify every file listed in the manifest, then unpickle the four pickles.
 
     Raises ArtifactIntegrityError on a missing file, a hash mismatch or a manifest whose
     feature list differs from `features.FEATURE_NAMES`.
@@ -126,4 +135,5 @@ def load_artifacts(model_dir: Path | None = None) -> Artifacts:
         booster=booster,
         scaler=scaler,
         sex_codes=dict(encoders["sex"]),
+        shap_table=pickle.loads(verified[SHAP_FILE]),
     )

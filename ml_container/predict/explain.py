@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ml_container.predict.features import FEATURES, Feature
+from ml_container.predict.features import FEATURE_NAMES, FEATURES, Feature
 
 REASON_COUNT = 3
 # |z| above this, measured against the training mean and standard deviation, earns a
@@ -81,3 +81,21 @@ def warnings_for(
             )
         found.append({"field": feature.name, "value": shown, "message": message})
     return found
+
+
+class WarningBounds:
+    """Per-feature limits beyond which `warnings_for` writes a warning."""
+
+    def __init__(self, scaler: Mapping[str, Any]) -> None:
+        self.columns = [i for i, name in enumerate(FEATURE_NAMES) if name != "sex"]
+        self.low = np.asarray(scaler["min"])[self.columns]
+        self.high = np.asarray(scaler["max"])[self.columns]
+        self.mean = np.asarray(scaler["mean"])[self.columns]
+        self.max_distance = Z_LIMIT * np.asarray(scaler["std"])[self.columns]
+
+    def rows_to_warn(self, matrix: np.ndarray) -> np.ndarray:
+        """Return a row mask of patients that need at least one warning."""
+        values = matrix[:, self.columns]
+        outside = (values < self.low) | (values > self.high)
+        far = np.abs(values - self.mean) > self.max_distance
+        return (outside | far).any(axis=1)

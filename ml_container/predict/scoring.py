@@ -1,4 +1,4 @@
-"""Score a batch of patients with one DMatrix, TreeSHAP and Platt calibration."""
+"""Score a batch of patients: one matrix, XGBoost margins, TreeSHAP reasons."""
 
 from __future__ import annotations
 
@@ -6,26 +6,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import xgboost as xgb
 
 from ml_container.predict.artifacts import Artifacts
-from ml_container.predict.explain import Z_LIMIT, reasons, warnings_for
+from ml_container.predict.explain import reasons, warnings_for
 from ml_container.predict.features import FEATURE_NAMES, PatientError, patient_to_row
+from ml_container.predict.shap_table import contributions as shap_contributions
 
 # Probabilities are rounded before the risk level is chosen, so a client that compares
 # the returned probability with the manifest's cut-offs always gets the same level.
 PROBABILITY_DECIMALS = 6
-
-
-def _out_of_distribution(matrix: np.ndarray, scaler: Mapping[str, Any]) -> np.ndarray:
-    """Return a row mask of patients that need at least one warning (sex is skipped)."""
-    numeric = [i for i, name in enumerate(FEATURE_NAMES) if name != "sex"]
-    values = matrix[:, numeric]
-    low = scaler["min"][numeric]
-    high = scaler["max"][numeric]
-    std = np.where(scaler["std"][numeric] > 0, scaler["std"][numeric], 1.0)
-    z = np.abs(values - scaler["mean"][numeric]) / std
-    return ((values < low) | (values > high) | (z > Z_LIMIT)).any(axis=1)
 
 
 def score_patients(
@@ -33,9 +22,9 @@ def score_patients(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Return one prediction or error entry per patient, in order, and bad fields.
 
-    The margin is the sum of the TreeSHAP contributions plus bias, which equals the
-    booster's raw output up to float32 rounding, so one `predict` call yields both the
-    probability and the reasons.
+    The probability comes from the booster itself (`inplace_predict`, raw margin, then
+    Platt scaling); the reasons come from the TreeSHAP table built from the same
+    booster's `pred_contribs` output (see `shap_table.py`).
     """
     results: list[dict[str, Any] | None] = [None] * len(patients)
     rows: list[list[float]] = []
@@ -64,15 +53,15 @@ def score_patients(
 
     if valid:
         matrix = np.asarray(rows, dtype=np.float32)
-        contributions = artifacts.booster.predict(
-            xgb.DMatrix(matrix), pred_contribs=True
-        )
-        margins = contributions.sum(axis=1)
+        margins = artifacts.booster.inplace_predict(matrix, predict_type="margin")
         probabilities = np.round(
-            artifacts.calibrate(margins.astype(np.float64)), PROBABILITY_DECIMALS
+            artifacts.calibrate(np.asarray(margins, dtype=np.float64)),
+            PROBABILITY_DECIMALS,
         )
-        feature_contributions = contributions[:, : len(FEATURE_NAMES)]
-        needs_warning = _out_of_distribution(matrix, artifacts.scaler)
+        feature_contributions = shap_contributions(artifacts.shap_table, matrix)[
+            :, : len(FEATURE_NAMES)
+        ]
+        needs_warning = artifacts.warning_bounds.rows_to_warn(matrix)
         version = artifacts.model_version
         for row_index, position in enumerate(valid):
             patient = patients[position]

@@ -23,6 +23,7 @@ PICKLE_PROTOCOL = 4
 MODEL_FILE = "xgboost_model.pkl"
 SCALER_FILE = "scaler.pkl"
 ENCODERS_FILE = "label_encoders.pkl"
+SHAP_FILE = "shap_table.pkl"
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "model_card.md"
 
@@ -48,15 +49,19 @@ def scaler_stats(x: np.ndarray) -> dict[str, Any]:
 
 
 def write_pickles(
-    model_dir: Path, booster: xgb.Booster, scaler: dict[str, Any]
+    model_dir: Path,
+    booster: xgb.Booster,
+    scaler: dict[str, Any],
+    shap_table: dict[str, Any],
 ) -> dict[str, str]:
-    """Pickle the booster, scaler and label encoders; return file name -> SHA-256."""
+    """Pickle booster, scaler, label encoders and SHAP table; return name -> SHA-256."""
     # Inference scores one small batch at a time; a single thread avoids pool start-up.
     booster.set_param({"nthread": 1})
     payloads = {
         MODEL_FILE: pickle.dumps(booster, protocol=PICKLE_PROTOCOL),
         SCALER_FILE: pickle.dumps(scaler, protocol=PICKLE_PROTOCOL),
         ENCODERS_FILE: pickle.dumps({"sex": dict(SEX_CODES)}, protocol=PICKLE_PROTOCOL),
+        SHAP_FILE: pickle.dumps(shap_table, protocol=PICKLE_PROTOCOL),
     }
     hashes = {}
     for name, data in payloads.items():

@@ -30,6 +30,7 @@ from ml_container.training.data import (
     sha256_file,
 )
 from ml_container.training.metrics import evaluate_scores, reliability_curve
+from ml_container.training.shap_table import build_shap_table
 from ml_container.training.tune import (
     SEED,
     TuningResult,
@@ -108,7 +109,9 @@ def train(model_dir: Path, console: Console) -> dict[str, Any]:
         tuning.params, xgb.DMatrix(primary.x, label=y), num_boost_round=tuning.rounds
     )
     scaler = export.scaler_stats(primary.x)
-    hashes = export.write_pickles(model_dir, booster, scaler)
+    with console.status("tabulating TreeSHAP per tree"):
+        shap_table = build_shap_table(booster)
+    hashes = export.write_pickles(model_dir, booster, scaler, shap_table)
     version = export.model_version(hashes[export.MODEL_FILE])
 
     with console.status("evaluating on the external cohorts"):

@@ -80,6 +80,9 @@ def test_pickles_hold_plain_objects():
     assert scaler["min"][0] == 16.0  # youngest patient in the 2010 cohort
     encoders = pickle.loads((MODEL_DIR / "label_encoders.pkl").read_bytes())
     assert encoders == {"sex": {"female": 0, "male": 1}}
+    table = pickle.loads((MODEL_DIR / "shap_table.pkl").read_bytes())
+    assert set(table) == {"features", "thresholds", "values", "bias"}
+    assert type(table["bias"]) is float
 
 
 def test_external_auroc_recorded_for_each_set():

@@ -19,7 +19,8 @@ RESCORE_MAX_RECEIVE_COUNT=6
 RESCORE_VISIBILITY_TIMEOUT_SECONDS=180
 JWT_SECRET_NAME="triage/jwt-signing-key"
 MONGODB_URI_SECRET_NAME="triage/mongodb-uri"
-READY_MARKER="/tmp/triage-init-done"
+# Tests point TRIAGE_READY_MARKER elsewhere; compose leaves it unset.
+READY_MARKER="${TRIAGE_READY_MARKER:-/tmp/triage-init-done}"
 
 rm -f "${READY_MARKER}"
 

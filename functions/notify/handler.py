@@ -16,8 +16,8 @@ redelivers after the visibility timeout and moves to the dead-letter queue after
 ``maxReceiveCount`` receives.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: pydantic resolves string annotations
+# through sys.modules, and local runners may import this file under any name.
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime

@@ -6,8 +6,8 @@ with ``messageId``, ``receiptHandle``, ``body``, ``attributes``, ``eventSource``
 the messages that succeeded. The mapping is assumed to have
 ``ReportBatchItemFailures`` on, as the notify function expects: a returned
 ``batchItemFailures`` list keeps those messages on the queue, and an exception keeps
-the whole batch. Kept messages come back after the visibility timeout, and the
-queue's own redrive policy moves them to the dead-letter queue after
+the whole batch. Kept messages come back after the queue's visibility timeout, and
+the queue's own redrive policy moves them to the dead-letter queue after
 ``maxReceiveCount`` receives. boto3 takes the endpoint from ``AWS_ENDPOINT_URL_SQS``
 or ``AWS_ENDPOINT_URL``.
 """
@@ -15,10 +15,13 @@ or ``AWS_ENDPOINT_URL``.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -67,12 +70,20 @@ class SqsEventSource:
         self.region = self._client.meta.region_name or "us-east-1"
 
     def load_queue_attributes(self) -> None:
-        """Read the queue's ARN (for ``eventSourceARN``) and its redrive policy."""
+        """Read the queue's ARN, visibility timeout and redrive policy.
+
+        As for a Lambda event source mapping, the queue's attributes decide how
+        long a received message stays hidden and when it moves to the dead-letter
+        queue. The constructor's values are what the caller expects, and a
+        mismatch is logged.
+        """
         attributes = self._client.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["QueueArn", "RedrivePolicy"]
+            QueueUrl=self.queue_url,
+            AttributeNames=["QueueArn", "RedrivePolicy", "VisibilityTimeout"],
         )["Attributes"]
         self.queue_arn = attributes["QueueArn"]
         self.region = self.queue_arn.split(":")[3] or self.region
+        self._check_visibility_timeout(int(attributes.get("VisibilityTimeout", 30)))
         self._check_redrive_policy(attributes.get("RedrivePolicy"))
 
     def start(self) -> SqsEventSource:
@@ -110,7 +121,6 @@ class SqsEventSource:
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait_seconds,
-            VisibilityTimeout=self._visibility_timeout,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
@@ -226,6 +236,17 @@ class SqsEventSource:
             "awsRegion": self.region,
         }
 
+    def _check_visibility_timeout(self, configured: int) -> None:
+        if configured != self._visibility_timeout:
+            logger.warning(
+                "queue %s has VisibilityTimeout=%d but the event source was told %d; "
+                "the queue's value decides when a failed message returns",
+                self.queue_url,
+                configured,
+                self._visibility_timeout,
+            )
+            self._visibility_timeout = configured
+
     def _check_redrive_policy(self, raw_policy: str | None) -> None:
         if not raw_policy:
             logger.warning(
@@ -260,6 +281,23 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
         ],
         "dataType": value.get("DataType"),
     }
+
+
+def load_handler(
+    path: Path, module_name: str, attribute: str = "lambda_handler"
+) -> LambdaHandler:
+    """Import a function's handler file as ``module_name`` and return the handler.
+
+    Lambda imports ``handler.py`` as the top-level module ``handler``; locally
+    several functions have that file name, so each gets its own module name.
+    """
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import a handler from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, attribute)
 
 
 def start_sqs_event_source(

@@ -50,14 +50,20 @@ def sqs(
             stop_process(child)
 
 
-def _queues(sqs: Any, name: str, max_receive_count: int) -> tuple[str, str]:
+def _queues(
+    sqs: Any, name: str, max_receive_count: int, visibility_timeout: int = 1
+) -> tuple[str, str]:
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
     policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
     queue_url = sqs.create_queue(
-        QueueName=name, Attributes={"RedrivePolicy": json.dumps(policy)}
+        QueueName=name,
+        Attributes={
+            "RedrivePolicy": json.dumps(policy),
+            "VisibilityTimeout": str(visibility_timeout),
+        },
     )["QueueUrl"]
     return queue_url, dlq_url
 
@@ -161,7 +167,9 @@ def test_failed_record_retried_then_dead_lettered(sqs: Any) -> None:
     ],
 )
 def test_invalid_failure_keeps_whole_batch(sqs: Any, result: dict[str, Any]) -> None:
-    queue_url, _ = _queues(sqs, f"invalid-{len(str(result))}", max_receive_count=5)
+    queue_url, _ = _queues(
+        sqs, f"invalid-{len(str(result))}", max_receive_count=5, visibility_timeout=30
+    )
     for body in ("a", "b"):
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
     handler = RecordingHandler(set(), result=result)
@@ -173,7 +181,7 @@ def test_invalid_failure_keeps_whole_batch(sqs: Any, result: dict[str, Any]) -> 
 
 
 def test_handler_exception_keeps_whole_batch(sqs: Any) -> None:
-    queue_url, _ = _queues(sqs, "raising", max_receive_count=5)
+    queue_url, _ = _queues(sqs, "raising", max_receive_count=5, visibility_timeout=30)
     sqs.send_message(QueueUrl=queue_url, MessageBody="boom")
 
     def failing(event: dict[str, Any], context: Any) -> None:

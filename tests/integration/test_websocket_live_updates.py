@@ -1,15 +1,14 @@
 """Live board updates end to end: HTTP submission -> SQS -> notify -> websocket.
 
 Real components only: nx-27017 over a socket, the moto server for SQS, the gateway
-process (``infra.local.serve``) with the real Chalice app on uvicorn, the SQS event
-source polling in this process with the notify function, and ``websockets`` clients.
+process (``infra.local.serve``) with the real Chalice app on uvicorn and the SQS
+event source that runs the notify function inside it, and ``websockets`` clients.
 The prediction function is not running, so submitted patients stay ``pending``;
 the critical-alert test scores a stored patient the way ``rescore_pending`` does.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
 import sys
@@ -28,8 +27,8 @@ from pymongo.database import Database
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from infra.local.aws_resources import MAX_RECEIVE_COUNT, create_resources
-from infra.local.event_source import SqsEventSource, start_sqs_event_source
+from infra.local.aws_resources import EVENTS_QUEUE, create_resources
+from infra.local.event_source import load_handler
 from infra.local.lambda_context import LocalLambdaContext
 from infra.local.services import (
     ChildProcess,
@@ -56,14 +55,8 @@ JWT_KEY = secrets.token_urlsafe(48)
 
 
 def _load_notify() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "notify_handler", REPO / "functions" / "notify" / "handler.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["notify_handler"] = module
-    spec.loader.exec_module(module)
-    return module
+    load_handler(REPO / "functions" / "notify" / "handler.py", "notify_handler")
+    return sys.modules["notify_handler"]
 
 
 @dataclass
@@ -74,7 +67,6 @@ class LiveStack:
     sqs: Any
     queue_url: str
     dead_letter_queue_url: str
-    event_source: SqsEventSource
     accounts: dict[str, Account]
 
 
@@ -106,7 +98,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     mongo_port, moto_port, gateway_port = (find_free_port() for _ in range(3))
     children: list[ChildProcess] = []
     notify = None
-    source: SqsEventSource | None = None
     with pytest.MonkeyPatch.context() as monkeypatch:
         try:
             children.append(
@@ -148,6 +139,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
                 "moto", http_probe(moto_url + "/moto-api/"), 20, children[1]
             )
             resources = create_resources(moto_url, REGION, JWT_KEY)
+            # One second instead of a minute, so a failed message comes back to
+            # the gateway's event source quickly. The queue attribute decides, as
+            # it does for a Lambda event source mapping.
+            boto3.client(
+                "sqs",
+                endpoint_url=moto_url,
+                region_name=REGION,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            ).set_queue_attributes(
+                QueueUrl=resources.events_queue_url,
+                Attributes={"VisibilityTimeout": "1"},
+            )
             gateway_url = f"http://127.0.0.1:{gateway_port}"
             settings = {
                 "MONGODB_URI": f"mongodb://127.0.0.1:{mongo_port}",
@@ -204,14 +208,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
                 "MEDIC_B": _account(api_url, db, "PARAMEDIC", "medic-b"),
             }
             sqs = boto3.client("sqs")
-            source = start_sqs_event_source(
-                resources.events_queue_url,
-                notify.lambda_handler,
-                batch_size=10,
-                visibility_timeout=1,
-                max_receive_count=MAX_RECEIVE_COUNT,
-                wait_seconds=1,
-            )
             yield LiveStack(
                 api_url=api_url,
                 ws_url=gateway_url.replace("http", "ws") + "/ws",
@@ -219,12 +215,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
                 sqs=sqs,
                 queue_url=resources.events_queue_url,
                 dead_letter_queue_url=resources.dead_letter_queue_url,
-                event_source=source,
                 accounts=accounts,
             )
         finally:
-            if source is not None:
-                source.stop()
             for child in reversed(children):
                 stop_process(child)
             _clear_process_caches(notify)
@@ -476,7 +469,10 @@ def test_poison_message_lands_in_dlq(live: LiveStack) -> None:
     _wait_for(poison_in_dlq, timeout=30)
     message = next(m for m in dead if m["MessageId"] == poison)
     assert message["Body"] == '{"type": "patient.created"}'
-    assert int(message["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE_COUNT
+    assert (
+        int(message["Attributes"]["ApproximateReceiveCount"])
+        >= EVENTS_QUEUE.max_receive_count
+    )
 
 
 def test_notify_reports_only_bad_record(live: LiveStack) -> None:

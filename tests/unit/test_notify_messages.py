@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra.local.event_source import load_handler
 from triage_core.connections import (
     BoardSubscription,
     InvalidClientMessage,
@@ -22,14 +23,8 @@ PATIENT_ID = "pat_" + "0a" * 16
 
 
 def _load_notify() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "notify_handler", REPO / "functions" / "notify" / "handler.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["notify_handler"] = module
-    spec.loader.exec_module(module)
-    return module
+    load_handler(REPO / "functions" / "notify" / "handler.py", "notify_handler")
+    return sys.modules["notify_handler"]
 
 
 notify = _load_notify()
@@ -127,3 +122,17 @@ def test_client_message_invalid(body: str | None, field: str | None) -> None:
     assert reply["type"] == "error"
     assert reply["error"]["code"] == "validation_error"
     assert reply["error"]["field"] == field
+
+
+def test_handler_loads_without_module_entry() -> None:
+    # Runners may import the file without registering it in sys.modules; the
+    # event model must still validate.
+    spec = importlib.util.spec_from_file_location(
+        "notify_unregistered", REPO / "functions" / "notify" / "handler.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    event = module.parse_event(json.dumps(_event()))
+    assert event.patient_id == PATIENT_ID

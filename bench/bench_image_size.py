@@ -6,8 +6,8 @@ and the full `xgboost` distribution (CUDA build), as a pipeline built on XGBClas
 a scikit-learn scaler and pandas would need. Sizes are summed from the files each
 distribution installed in this virtualenv (its RECORD), so they are exact for this
 platform. A distribution that is not installed here (pandas and full xgboost, in the
-development environment) is listed as missing; with `--download` its wheel is fetched
-with `pip download --no-deps` into a temporary folder and its unpacked size is added.
+development environment) is listed as missing. With `--download` its wheel is fetched
+with `pip download --no-deps` into a temporary folder, and its unpacked size is added.
 
 Run: `python -m bench.bench_image_size [--download]`.
 """

@@ -1,7 +1,7 @@
 """Warm single-patient latency of the handler against raw `Booster.inplace_predict`.
 
-Both score the same patient with the same loaded booster; the handler also validates
-the input, computes TreeSHAP contributions, words three reasons and checks the
+Both score the same patient with the same loaded booster. The handler also validates
+the input, looks up TreeSHAP contributions, words three reasons and checks the
 training distribution. Target: handler <= 2x raw booster.
 
 Run: `python -m bench.bench_predict_warm [--repeat N]`.

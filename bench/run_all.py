@@ -1,8 +1,8 @@
 """Run every `bench/bench_*.py` in turn and print a summary table of their last lines.
 
 Each bench is a separate process, so one bench's imports and caches never speed up or
-slow down the next. A bench's last line holds its headline ratio by convention; the
-table shows it with the exit status and wall time.
+slow down the next. By convention a bench's last line is its headline ratio, and the
+table shows that line with the exit status and wall time.
 
 Run: `make bench` or `python -m bench.run_all [--only NAME ...]`.
 """

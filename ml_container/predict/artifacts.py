@@ -125,7 +125,7 @@ def load_artifacts(model_dir: Path | None = None) -> Artifacts:
     booster = pickle.loads(verified[MODEL_FILE])
     if not isinstance(booster, xgb.Booster):
         raise ArtifactIntegrityError(
-            f"{MODEL_FILE} holds {type(booster).__name__}, expected xgboost.Booster"
+            f"{MODEL_FILE} contains {type(booster).__name__}, expected xgboost.Booster"
         )
     scaler = pickle.loads(verified[SCALER_FILE])
     encoders = pickle.loads(verified[ENCODERS_FILE])

@@ -63,10 +63,12 @@ def warnings_for(
             continue
         value = float(row[index])
         low, high = float(scaler["min"][index]), float(scaler["max"][index])
-        shown = _number(value)
+        rounded = _number(value)
         span = f"{_number(low)} to {feature.with_unit(high)}"
         if value < low or value > high:
-            message = f"{feature.name} {shown} is outside the training cohort ({span})"
+            message = (
+                f"{feature.name} {rounded} is outside the training cohort ({span})"
+            )
             if feature.name == "age" and value < ADULT_AGE:
                 message += "; the model was trained on adults and never saw children"
         else:
@@ -75,11 +77,11 @@ def warnings_for(
             if abs(z) <= Z_LIMIT:
                 continue
             message = (
-                f"{feature.name} {shown} is {abs(z):.1f} standard deviations "
+                f"{feature.name} {rounded} is {abs(z):.1f} standard deviations "
                 f"{'below' if z < 0 else 'above'} the training mean; few training "
                 "patients had such values"
             )
-        found.append({"field": feature.name, "value": shown, "message": message})
+        found.append({"field": feature.name, "value": rounded, "message": message})
     return found
 
 

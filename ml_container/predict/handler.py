@@ -10,9 +10,9 @@ Events (see docs/architecture.md, "Prediction function payload"):
   as a `data:image/png;base64,` URL.
 
 Any other event returns `{"error": ...}`. The artifacts are loaded and hash-checked on
-the first event of a container and kept for later ones; a failed check raises
-`ArtifactIntegrityError`, so the invocation fails loudly instead of scoring with a
-tampered model.
+the first event of a container and kept for later ones. A failed check raises
+`ArtifactIntegrityError`, so the invocation fails instead of scoring with a tampered
+model.
 """
 
 from __future__ import annotations
@@ -95,13 +95,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     patients = event.get("patients")
     if not isinstance(patients, list):
+        logger.warning(
+            "event has no patients list", extra={"function_request_id": request_id}
+        )
         return {"error": "event needs 'patients' (a list) or 'action'"}
     started = time.perf_counter()
     predictions, invalid_fields = score_patients(artifacts, patients)
     # Counts and field names only: values and ids of patients never reach the log.
     # Lambda already writes START/END/REPORT lines per invocation, so a clean batch is
-    # logged at DEBUG (formatting the line cost about a fifth of a warm single-patient
-    # call); a batch with rejected patients is logged at INFO.
+    # logged at DEBUG: formatting the line cost about a fifth of a warm single-patient
+    # call. A batch with rejected patients is logged at INFO.
     logger.log(
         logging.INFO if invalid_fields else logging.DEBUG,
         "scored patients",

@@ -22,9 +22,9 @@ def score_patients(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Return one prediction or error entry per patient, in order, and bad fields.
 
-    The probability comes from the booster itself (`inplace_predict`, raw margin, then
-    Platt scaling); the reasons come from the TreeSHAP table built from the same
-    booster's `pred_contribs` output (see `shap_table.py`).
+    The probability comes from the booster itself: `inplace_predict` returns the raw
+    margin, and Platt scaling calibrates it. The reasons come from the TreeSHAP table
+    built from the same booster's `pred_contribs` output (see `shap_table.py`).
     """
     results: list[dict[str, Any] | None] = [None] * len(patients)
     rows: list[list[float]] = []

@@ -1,6 +1,6 @@
 """TreeSHAP contributions looked up in a per-tree table, not recomputed per call.
 
-XGBoost's `pred_contribs=True` runs path-dependent TreeSHAP for every row; on the
+XGBoost's `pred_contribs=True` runs path-dependent TreeSHAP for every row. On the
 development machine that took 50 to 100 microseconds per patient in a batch and about
 330 for a single patient, several times the prediction itself. For one tree, the
 SHAP vector depends on a patient only through the yes/no outcome of each of the tree's

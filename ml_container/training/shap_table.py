@@ -1,9 +1,10 @@
 """Tabulate XGBoost's own TreeSHAP output per tree and split pattern (see predict side).
 
-For each tree the builder takes every threshold of every feature the tree splits on,
-forms one representative row per cell of the resulting grid (below the lowest threshold,
-then each threshold itself, which falls in the interval it opens), and asks
-`Booster.predict(..., pred_contribs=True)` on that single tree for those rows. Every
+For each tree the builder takes every threshold of every feature the tree splits on and
+forms one representative row per cell of the resulting grid. The representatives are a
+value below the lowest threshold and each threshold itself, which falls in the interval
+it opens. It then calls `Booster.predict(..., pred_contribs=True)` on that single tree
+for those rows. Every
 split pattern a finite input can produce occurs in that grid, so the table covers all
 inputs the handler accepts.
 """
@@ -41,7 +42,7 @@ def build_shap_table(booster: xgb.Booster) -> dict[str, Any]:
 
     Raises ValueError when a tree has more than `MAX_SLOTS` splits.
     """
-    # The JSON model holds thresholds as float32 values written to round-trip exactly.
+    # The JSON model contains the float32 thresholds, written to round-trip exactly.
     model = json.loads(booster.save_raw("json"))
     trees = model["learner"]["gradient_booster"]["model"]["trees"]
     feature_count = booster.num_features()

@@ -90,7 +90,8 @@ def test_external_auroc_recorded_for_each_set():
     for key in ("danish_2013_icu", "ktas_icu_or_death", "ktas_admission"):
         model = validation[key]["model"]
         assert model["ci_low"] < model["auroc"] < model["ci_high"], key
-        assert "news2" in validation[key] and "triage" in validation[key]
+        assert "news2" in validation[key], key
+        assert "triage" in validation[key], key
 
 
 def test_image_requirements_match_dev_pins():

@@ -203,3 +203,12 @@ def test_artifacts_loaded_once_per_container():
     first = handler_module._artifacts
     handler({"action": "health"}, None)
     assert handler_module._artifacts is first
+
+
+def test_heart_rate_above_training_max_warns():
+    patient = {**validation_patients(1)[0], "id": "tachy", "heart_rate": 230}
+    warnings = handler({"patients": [patient]}, None)["predictions"][0]["warnings"]
+    assert [w["field"] for w in warnings] == ["heart_rate"]
+    assert warnings[0]["message"] == (
+        "heart_rate 230 is outside the training cohort (21 to 209/min)"
+    )

@@ -129,7 +129,7 @@ export function news2Badge(patient) {
   );
 }
 
-/** Horizontal bar from 0 to 100 % with a marker at `probability`. */
+/** Horizontal bar from 0 to 100 %, filled up to `probability`. */
 export function riskGauge(probability, level) {
   const width = 300;
   const filled = Math.max(2, Math.min(1, probability) * width);
@@ -240,7 +240,7 @@ function pointsBar(points) {
   return svg("svg", { class: "points-bar", viewBox: "0 0 42 16", width: 42, height: 16 }, cells);
 }
 
-/** The top reasons of the prediction in plain words, and the model's warnings. */
+/** Build the panel with the top reasons of the prediction and the model's warnings. */
 export function reasonsPanel(patient) {
   const prediction = patient.prediction || {};
   const reasons = prediction.reasons || [];

@@ -67,8 +67,8 @@ async function connect() {
   current.addEventListener("close", () => {
     if (current !== socket) return;
     socket = null;
-    // A connection that stayed up for a while resets the back-off; one that the
-    // server closes right after opening (for example a rejected token) does not.
+    // A connection that stayed up for 10 s resets the back-off. One that the server
+    // closes right after opening, for example after a rejected token, does not.
     if (openedAt && Date.now() - openedAt > 10_000) attempt = 0;
     scheduleReconnect();
   });

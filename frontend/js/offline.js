@@ -1,6 +1,6 @@
-// Submissions that could not reach the API. Each one is stored in localStorage with
-// a client-generated Idempotency-Key before the first attempt and removed only after
-// the API answered, so a retry after a lost response never creates a second patient.
+// Outbox of patient submissions. Each one is stored in localStorage with a
+// client-generated Idempotency-Key before the first attempt and removed only after
+// an API response, so a retry after a lost response never creates a second patient.
 
 import { ApiError, api } from "./api.js";
 
@@ -24,7 +24,7 @@ function write(entries) {
   for (const listener of listeners) listener(entries);
 }
 
-/** A random UUID v4; crypto.randomUUID exists only in secure contexts. */
+/** Generate a random UUID v4. crypto.randomUUID exists only in secure contexts. */
 export function newIdempotencyKey() {
   if (window.crypto.randomUUID) return window.crypto.randomUUID();
   const bytes = window.crypto.getRandomValues(new Uint8Array(16));
@@ -111,8 +111,8 @@ export function flushOutbox(userId, onRejected = () => {}) {
     }
     return stored;
   };
-  // Web Locks keep two tabs of the same browser from sending one entry twice at once;
-  // the Idempotency-Key already makes that harmless, this only saves requests.
+  // Web Locks keep two tabs of one browser from sending an entry at the same time.
+  // The Idempotency-Key already makes that harmless, so the lock only saves requests.
   const locked = navigator.locks
     ? navigator.locks.request("triage-outbox", run)
     : run();

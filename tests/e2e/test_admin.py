@@ -13,6 +13,8 @@ from tests.e2e.conftest import ui_login
 
 pytestmark = pytest.mark.e2e
 
+SESSION_JS = "JSON.parse(sessionStorage.getItem('triage.session'))"
+
 
 def test_admin_creates_user_who_can_log_in(stack: Any, new_page, admin, shoot) -> None:
     page = new_page()
@@ -94,3 +96,36 @@ def test_rejected_tokens_end_session_with_message(
     page.reload()
     expect(page.get_by_test_id("login-message")).to_contain_text("Your session expired")
     expect(page.locator("#nav a")).to_have_count(0)
+
+
+def test_access_token_refreshed_before_expiry(stack: Any, new_page, doctor) -> None:
+    page = new_page()
+    ui_login(page, stack.base_url, doctor)
+    expect(page.get_by_test_id("stats")).to_be_visible()
+    refreshes: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            refreshes.append(request.url)
+            if request.url.endswith("/auth/refresh")
+            else None
+        ),
+    )
+    old_token = page.evaluate(
+        """() => {
+          const session = JSON.parse(sessionStorage.getItem('triage.session'));
+          session.accessExpiresAt = Date.now() + 20000;
+          sessionStorage.setItem('triage.session', JSON.stringify(session));
+          return session.accessToken;
+        }"""
+    )
+    page.reload()
+    page.wait_for_function(
+        f"old => {SESSION_JS}.accessToken !== old",
+        arg=old_token,
+    )
+    expect(page.get_by_test_id("stats")).to_be_visible()
+    expect(page.locator("h1")).to_have_text("Board")
+    assert len(refreshes) == 1
+    expires_in = page.evaluate(f"{SESSION_JS}.accessExpiresAt - Date.now()")
+    assert expires_in > 60_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, api_login, ui_login
@@ -66,13 +67,13 @@ def test_critical_patient_raises_alert_until_acknowledged(
 
     alert.get_by_role("button", name="Acknowledge").click()
     expect(alert).to_have_count(0)
-    assert board.errors == [] and page.errors == []
+    assert board.errors == []
+    assert page.errors == []
 
 
 def test_doctor_assigns_moves_and_notes_patient(
     stack: Any, new_page, paramedic, doctor, shoot
 ) -> None:
-    import requests
 
     tokens = api_login(stack.api_url, paramedic.email, paramedic.password)
     body = {
@@ -124,3 +125,30 @@ def test_doctor_assigns_moves_and_notes_patient(
         "in_treatment",
     ]
     assert page.errors == []
+
+
+def test_board_reconnects_after_dropped_socket(
+    stack: Any, new_page, doctor, shoot
+) -> None:
+    """Close the doctor's websocket through @connections, as API Gateway may do."""
+    page = new_page()
+    ui_login(page, stack.base_url, doctor)
+    connection = page.get_by_test_id("connection")
+    expect(connection).to_have_attribute("data-state", "connected")
+    connections = stack.db().connections
+    before = [doc["_id"] for doc in connections.find({"user_id": doctor.id})]
+    assert len(before) == 1
+
+    page.context.set_offline(True)
+    management_url = stack.app_env["WEBSOCKET_MANAGEMENT_URL"]
+    response = requests.delete(f"{management_url}/@connections/{before[0]}", timeout=5)
+    assert response.status_code == 204
+    expect(connection).to_have_attribute("data-state", "reconnecting")
+    expect(connection).to_contain_text("Connection lost, retrying in")
+    shoot(page, "board_reconnecting")
+
+    page.context.set_offline(False)
+    expect(connection).to_have_attribute("data-state", "connected")
+    after = [doc["_id"] for doc in connections.find({"user_id": doctor.id})]
+    assert len(after) == 1
+    assert after != before

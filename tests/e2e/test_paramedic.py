@@ -103,7 +103,8 @@ def test_danish_patient_shows_risk_news2_and_reaches_board(
         page.get_by_test_id("my-patients").locator(f"li[data-patient-id={patient_id}]")
     ).to_be_visible()
     shoot(page, "my_patients")
-    assert page.errors == [] and board.errors == []
+    assert page.errors == []
+    assert board.errors == []
 
 
 def test_out_of_range_vital_is_rejected_in_browser(

@@ -12,7 +12,7 @@ import { formatTime, h, humanize, replace, sameInstant } from "../dom.js";
 import { onLiveMessage, subscribe } from "../live.js";
 import { CONSCIOUSNESS_LEVELS, NUMERIC_FIELDS, labelOf } from "../vitals.js";
 
-// Allowed status changes; the API enforces the same rules and answers 409 otherwise.
+// Allowed status changes. The API enforces the same rules and returns 409 otherwise.
 export const TRANSITIONS = {
   incoming: ["arrived"],
   arrived: ["in_treatment"],
@@ -62,7 +62,7 @@ function vitalsTable(vitals) {
   );
 }
 
-/** Describe one history entry; a malformed entry is shown as such, not hidden. */
+/** Render one history entry. A malformed entry is shown as unreadable, not hidden. */
 function historyItem(entry) {
   if (!entry || typeof entry !== "object") {
     return h("li", { class: "warning-text" }, "Unreadable history entry");
@@ -107,7 +107,7 @@ export function render(main, { params, user, showNotice }) {
   );
   let doctors = null;
   let current = null;
-  // The page re-renders on live updates; the note being typed must survive that.
+  // The page re-renders on live updates, so the note being typed is kept here.
   let draftNote = "";
 
   const act = async (label, path, payload) => {
@@ -127,7 +127,7 @@ export function render(main, { params, user, showNotice }) {
       const users = Array.isArray(result) ? result : result.items || [];
       doctors = users.filter((item) => item.role === "DOCTOR" && Boolean(item.active));
     } catch {
-      // Doctors may not list users; they then type the doctor's user id.
+      // Doctors may not list users, so they type the doctor's user id instead.
       doctors = [];
     }
   };
@@ -281,7 +281,7 @@ export function render(main, { params, user, showNotice }) {
     cleanups.push(
       onLiveMessage((message) => {
         if (!message.patient || idOf(message.patient) !== patientId || message.type !== "patient.updated") return;
-        // Our own change already rendered the response; reload only for newer data.
+        // The response to our own change is already shown, so reload only for newer data.
         if (current && sameInstant(message.patient.updated_at, current.updated_at)) return;
         load();
       }),

@@ -1,4 +1,8 @@
-"""Create the SQS queues and the Secrets Manager secret on the moto server."""
+"""Create the SQS queues and the Secrets Manager secret on the moto server.
+
+Queue names and redrive settings match the compose stack's LocalStack init
+script and template.yaml, so the three modes behave alike.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,26 @@ import boto3
 
 logger = logging.getLogger(__name__)
 
-EVENTS_QUEUE_NAME = "triage-patient-events"
-DEAD_LETTER_QUEUE_NAME = "triage-patient-events-dlq"
 JWT_SECRET_NAME = "triage/jwt-signing-key"  # noqa: S105 - a name, not a value
-MAX_RECEIVE_COUNT = 3
-# Seconds a received message stays hidden; long enough for the notify function
-# to finish a batch before SQS hands the message out again.
-VISIBILITY_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue with its dead-letter queue.
+
+    ``visibility_timeout`` is the seconds a received message stays hidden, so it
+    must exceed the consuming function's run time; ``max_receive_count`` is the
+    number of receives before SQS moves a message to the dead-letter queue.
+    """
+
+    name: str
+    dead_letter_name: str
+    max_receive_count: int
+    visibility_timeout: int
+
+
+EVENTS_QUEUE = QueueSpec("triage-patient-events", "triage-patient-events-dlq", 3, 60)
+RESCORE_QUEUE = QueueSpec("triage-rescore", "triage-rescore-dlq", 6, 180)
 
 
 @dataclass(frozen=True)
@@ -25,8 +42,9 @@ class AwsResources:
     """Identifiers of what ``create_resources`` made."""
 
     events_queue_url: str
-    events_queue_arn: str
     dead_letter_queue_url: str
+    rescore_queue_url: str
+    rescore_dead_letter_queue_url: str
     jwt_secret_arn: str
 
 
@@ -40,28 +58,35 @@ def _client(service: str, endpoint_url: str, region: str) -> Any:
     )
 
 
+def _create_queue(sqs: Any, spec: QueueSpec) -> tuple[str, str]:
+    """Create ``spec``'s dead-letter queue, then the queue; return both URLs."""
+    dlq_url = sqs.create_queue(QueueName=spec.dead_letter_name)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    redrive = {
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": spec.max_receive_count,
+    }
+    queue_url = sqs.create_queue(
+        QueueName=spec.name,
+        Attributes={
+            "RedrivePolicy": json.dumps(redrive),
+            "VisibilityTimeout": str(spec.visibility_timeout),
+        },
+    )["QueueUrl"]
+    return queue_url, dlq_url
+
+
 def create_resources(endpoint_url: str, region: str, jwt_key: str) -> AwsResources:
-    """Create the events queue with its dead-letter queue and the JWT secret.
+    """Create the events and rescore queues, their dead-letter queues and the secret.
 
     Safe to call against a server that already has them: queues are created
     idempotently and the secret value is overwritten with ``jwt_key``.
     """
     sqs = _client("sqs", endpoint_url, region)
-    dlq_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-    queue_url = sqs.create_queue(
-        QueueName=EVENTS_QUEUE_NAME,
-        Attributes={
-            "RedrivePolicy": json.dumps(redrive),
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
+    events_url, events_dlq_url = _create_queue(sqs, EVENTS_QUEUE)
+    rescore_url, rescore_dlq_url = _create_queue(sqs, RESCORE_QUEUE)
 
     secrets = _client("secretsmanager", endpoint_url, region)
     try:
@@ -72,5 +97,9 @@ def create_resources(endpoint_url: str, region: str, jwt_key: str) -> AwsResourc
         secret_arn = secrets.put_secret_value(
             SecretId=JWT_SECRET_NAME, SecretString=jwt_key
         )["ARN"]
-    logger.info("created queue %s, dead-letter queue and secret", EVENTS_QUEUE_NAME)
-    return AwsResources(queue_url, queue_arn, dlq_url, secret_arn)
+    logger.info(
+        "created queues %s, %s and their DLQs", EVENTS_QUEUE.name, RESCORE_QUEUE.name
+    )
+    return AwsResources(
+        events_url, events_dlq_url, rescore_url, rescore_dlq_url, secret_arn
+    )

@@ -16,19 +16,19 @@ import logging
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from infra.local.aws_resources import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
+from infra.local.aws_resources import EVENTS_QUEUE, RESCORE_QUEUE, QueueSpec
 from infra.local.gateway import Hook, LocalGateway
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FRONTEND_DIR = REPO_ROOT / "frontend"
-NOTIFY_HANDLER = REPO_ROOT / "functions" / "notify" / "handler.py"
 DEFAULT_APP = "app:app"
 STAGE = "local"
 
@@ -72,39 +72,85 @@ def build_gateway(
     )
 
 
-def _load_notify_handler() -> Any:
-    spec = importlib.util.spec_from_file_location("notify_handler", NOTIFY_HANDLER)
+@dataclass(frozen=True)
+class QueueFunction:
+    """A function that an SQS event source mapping feeds in the cloud."""
+
+    name: str
+    handler_file: Path
+    handler_name: str
+    queue_url_variable: str
+    queue: QueueSpec
+
+
+QUEUE_FUNCTIONS = (
+    QueueFunction(
+        "notify",
+        REPO_ROOT / "functions" / "notify" / "handler.py",
+        "lambda_handler",
+        "EVENTS_QUEUE_URL",
+        EVENTS_QUEUE,
+    ),
+    QueueFunction(
+        "rescore",
+        REPO_ROOT / "functions" / "rescore" / "handler.py",
+        "handler",
+        "RESCORE_QUEUE_URL",
+        RESCORE_QUEUE,
+    ),
+)
+
+
+def _load_handler(function: QueueFunction) -> Any:
+    """Import a function's handler file under its own module name."""
+    spec = importlib.util.spec_from_file_location(
+        f"{function.name}_handler", function.handler_file
+    )
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {NOTIFY_HANDLER}")
+        raise ImportError(f"cannot load {function.handler_file}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.lambda_handler
+    return getattr(module, function.handler_name)
 
 
 def _event_source_hooks() -> tuple[list[Hook], list[Hook]]:
-    """Return lifespan hooks that run the notify function off ``EVENTS_QUEUE_URL``.
+    """Return lifespan hooks that feed the notify and rescore functions from SQS.
 
-    The SQS poller (``infra.local.event_source``) plays the Lambda event source
-    mapping. Without the queue URL, the poller module or the notify function,
-    no hooks are returned and events stay on the queue.
+    ``infra.local.event_source`` plays the Lambda event source mapping. A
+    function whose queue URL variable is empty or whose handler file is missing
+    gets no poller, and its messages stay on the queue.
     """
-    queue_url = os.environ.get("EVENTS_QUEUE_URL", "")
     source_module = _optional_module("infra.local.event_source")
-    if not queue_url or source_module is None or not NOTIFY_HANDLER.is_file():
-        logger.warning("SQS event source not started; websocket pushes are off")
+    if source_module is None:
+        logger.warning("infra.local.event_source is missing; no SQS pollers run")
         return [], []
-    handler = _load_notify_handler()
+    pending: list[tuple[QueueFunction, str, Any]] = []
+    for function in QUEUE_FUNCTIONS:
+        queue_url = os.environ.get(function.queue_url_variable, "")
+        if not queue_url or not function.handler_file.is_file():
+            logger.warning(
+                "%s function not started: %s is empty or %s is missing",
+                function.name,
+                function.queue_url_variable,
+                function.handler_file,
+            )
+            continue
+        pending.append((function, queue_url, _load_handler(function)))
     sources: list[Any] = []
 
+    def start_all() -> None:
+        for function, queue_url, handler in pending:
+            source = source_module.SqsEventSource(
+                queue_url,
+                handler,
+                visibility_timeout=function.queue.visibility_timeout,
+                max_receive_count=function.queue.max_receive_count,
+                function_name=function.name,
+            )
+            sources.append(source.start())
+
     async def start() -> None:
-        source = await asyncio.to_thread(
-            source_module.start_sqs_event_source,
-            queue_url,
-            handler,
-            visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
-            max_receive_count=MAX_RECEIVE_COUNT,
-        )
-        sources.append(source)
+        await asyncio.to_thread(start_all)
 
     async def stop() -> None:
         for source in sources:

@@ -15,13 +15,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pymongo
 from pymongo.database import Database
 
-from infra.local import aws_resources, services
+from infra.local import aws_resources, mongo, services
 from infra.local.services import ChildProcess, StartupError
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class StackInfo:
     db_name: str
     events_queue_url: str
     dead_letter_queue_url: str
+    rescore_queue_url: str
+    rescore_dead_letter_queue_url: str
     moto_endpoint: str
     rie_endpoint: str
     admin_email: str
@@ -97,12 +100,22 @@ class StackInfo:
     app_env: dict[str, str] = field(repr=False)
     startup_seconds: float = 0.0
 
-    def db(self) -> Database[dict[str, Any]]:
-        """Return the app's database through a new pymongo client."""
-        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            self.mongodb_uri, serverSelectionTimeoutMS=5000
+    @cached_property
+    def mongo_client(self) -> pymongo.MongoClient[dict[str, Any]]:
+        """A pymongo client for the stack's server, made on first use."""
+        return pymongo.MongoClient(
+            self.mongodb_uri, serverSelectionTimeoutMS=5000, tz_aware=True
         )
-        return client[self.db_name]
+
+    def db(self) -> Database[dict[str, Any]]:
+        """Return the app's database (``db_name``) on ``mongo_client``."""
+        return self.mongo_client[self.db_name]
+
+    def close(self) -> None:
+        """Close ``mongo_client`` if it was made."""
+        client = self.__dict__.pop("mongo_client", None)
+        if client is not None:
+            client.close()
 
 
 def _read_or_create_secret(path: Path, create: Callable[[], str]) -> tuple[str, bool]:
@@ -116,22 +129,6 @@ def _read_or_create_secret(path: Path, create: Callable[[], str]) -> tuple[str, 
     with os.fdopen(descriptor, "w") as handle:
         handle.write(value + "\n")
     return value, True
-
-
-def _mongo_probe(uri: str) -> Callable[[], bool]:
-    def probe() -> bool:
-        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
-        )
-        try:
-            client.admin.command("ping")
-            return True
-        except pymongo.errors.PyMongoError:
-            return False
-        finally:
-            client.close()
-
-    return probe
 
 
 class EmbeddedStack:
@@ -181,24 +178,26 @@ class EmbeddedStack:
             )
 
         mongodb_uri = cfg.mongodb_uri or f"mongodb://127.0.0.1:{cfg.mongo_port}"
-        mongo = None if cfg.mongodb_uri else self._start_mongo()
+        mongo_child = None if cfg.mongodb_uri else self._start_mongo()
         moto = self._start_moto()
         self._start_rie()
 
-        if mongo is not None:
-            self._wait("MongoDB (nx-27017)", _mongo_probe(mongodb_uri), mongo)
+        if mongo_child is not None:
+            self._wait("MongoDB (nx-27017)", mongo.ping_probe(mongodb_uri), mongo_child)
         else:
-            self._wait("MongoDB", _mongo_probe(mongodb_uri), None)
+            self._wait("MongoDB", mongo.ping_probe(mongodb_uri), None)
         moto_endpoint = f"http://127.0.0.1:{cfg.moto_port}"
         self._wait("moto", services.tcp_probe(cfg.moto_port), moto)
         resources = aws_resources.create_resources(moto_endpoint, REGION, jwt_key)
-        self._wait_rie()
 
+        # The gateway imports the app while the prediction function loads its
+        # model, which saves seconds; the app needs MongoDB and moto up already.
         base_url = f"http://127.0.0.1:{cfg.gateway_port}"
         app_env = self._app_env(
             mongodb_uri, moto_endpoint, resources, admin_password, base_url
         )
         self._start_gateway(app_env)
+        self._wait_rie()
         self._wait(
             "gateway /api/health",
             services.http_probe(base_url + "/api/health"),
@@ -213,6 +212,8 @@ class EmbeddedStack:
             db_name=cfg.db_name,
             events_queue_url=resources.events_queue_url,
             dead_letter_queue_url=resources.dead_letter_queue_url,
+            rescore_queue_url=resources.rescore_queue_url,
+            rescore_dead_letter_queue_url=resources.rescore_dead_letter_queue_url,
             moto_endpoint=moto_endpoint,
             rie_endpoint=f"http://127.0.0.1:{cfg.rie_port}",
             admin_email=cfg.admin_email,
@@ -253,29 +254,11 @@ class EmbeddedStack:
         return next((c for c in self.children if c.name == name), None)
 
     def _start_mongo(self) -> ChildProcess:
-        cfg = self.config
-        run_dir = self.var_dir / "run"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        stderr_path = self.log_dir / "mongo-stderr.log"
-        # --data-dir keeps one SQLite file per database; the single-file default
-        # would let the test databases and the app's database share tables.
-        argv = [
-            str(Path(sys.executable).with_name("nx-27017")),
-            "--data-dir",
-            str(self.var_dir / "mongo"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(cfg.mongo_port),
-            "--log-file",
-            str(self.log_dir / "mongo.log"),
-            "--pid-file",
-            str(run_dir / "mongo.pid"),
-        ]
-        # nx-27017 writes its log to --log-file and copies it to stderr; only
-        # stderr carries tracebacks (a taken port, for one), so keep that file too.
-        child = services.start_process(
-            "mongo", argv, stderr_path, cwd=self.var_dir, stdout_to_log=False
+        child = mongo.start_nx_27017(
+            self.var_dir / "mongo",
+            self.config.mongo_port,
+            self.log_dir,
+            self.var_dir / "run" / "mongo.pid",
         )
         self.children.append(child)
         return child
@@ -337,12 +320,15 @@ class EmbeddedStack:
             "MONGODB_DB": cfg.db_name,
             "PREDICT_FUNCTION_NAME": "function",
             "EVENTS_QUEUE_URL": resources.events_queue_url,
+            "RESCORE_QUEUE_URL": resources.rescore_queue_url,
             "WEBSOCKET_MANAGEMENT_URL": f"{base_url}/local",
             "JWT_SECRET_ARN": resources.jwt_secret_arn,
             "BOOTSTRAP_ADMIN_EMAIL": cfg.admin_email,
             "BOOTSTRAP_ADMIN_PASSWORD": admin_password,
             "AWS_ENDPOINT_URL_SQS": moto_endpoint,
-            "AWS_ENDPOINT_URL_SECRETSMANAGER": moto_endpoint,
+            # boto3 derives the variable from the service id "Secrets Manager",
+            # so the name has an underscore between SECRETS and MANAGER.
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
             "AWS_ENDPOINT_URL_LAMBDA": f"http://127.0.0.1:{cfg.rie_port}",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",

@@ -53,7 +53,7 @@ export function render(main, { user }) {
   const renderOutbox = () => replace(outbox, outboxSection(user.id));
   const load = async () => {
     try {
-      const page = await api.get("/patients", { page_size: 100 });
+      const page = await api.get("/patients", { page_size: 100, submitted_by: user.id });
       const items = page.items || [];
       replace(
         list,

@@ -14,13 +14,14 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+import requests
 
 REPO = Path(__file__).resolve().parents[2]
 INIT_SCRIPT = REPO / "infra" / "localstack" / "init" / "ready.d" / "init.sh"
@@ -71,14 +72,39 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def moto_endpoint() -> Iterator[str]:
+def moto_endpoint(tmp_path: Path) -> Iterator[str]:
+    """Start a moto server process of its own, so no state leaks between tests."""
     port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "moto.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "moto_server"),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{endpoint}/moto-api/", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(
+                        f"moto server did not start on {endpoint}; see {log.name}"
+                    ) from None
+                time.sleep(0.2)
+        yield endpoint
     finally:
-        server.stop()
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
 
 
 @pytest.fixture
@@ -131,18 +157,17 @@ def _redrive(sqs: Any, queue_name: str) -> tuple[dict[str, Any], str]:
     return json.loads(attributes["RedrivePolicy"]), attributes["VisibilityTimeout"]
 
 
-def test_init_creates_queues_and_secrets(
+def test_init_creates_then_updates_resources(
     shim_dir: Path, moto_endpoint: str, tmp_path: Path
 ) -> None:
     marker = tmp_path / "ready"
-
-    result = _run_init(
-        shim_dir, moto_endpoint, marker, TRIAGE_MONGODB_URI="mongodb://mongo:27017"
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert marker.is_file()
     sqs = _client("sqs", moto_endpoint)
+    secrets = _client("secretsmanager", moto_endpoint)
+
+    first = _run_init(shim_dir, moto_endpoint, marker, TRIAGE_MONGODB_URI="mongodb://a")
+
+    assert first.returncode == 0, first.stderr
+    assert marker.is_file()
     events_redrive, events_visibility = _redrive(sqs, "triage-patient-events")
     rescore_redrive, rescore_visibility = _redrive(sqs, "triage-rescore")
     assert events_redrive["deadLetterTargetArn"].endswith(":triage-patient-events-dlq")
@@ -151,30 +176,20 @@ def test_init_creates_queues_and_secrets(
     assert rescore_redrive["deadLetterTargetArn"].endswith(":triage-rescore-dlq")
     assert int(rescore_redrive["maxReceiveCount"]) == 6
     assert rescore_visibility == "180"
-    secrets = _client("secretsmanager", moto_endpoint)
-    uri = secrets.get_secret_value(SecretId="triage/mongodb-uri")["SecretString"]
-    key = secrets.get_secret_value(SecretId="triage/jwt-signing-key")["SecretString"]
-    assert uri == "mongodb://mongo:27017"
-    assert len(key.encode()) >= 32
-
-
-def test_init_rerun_replaces_secret_values(
-    shim_dir: Path, moto_endpoint: str, tmp_path: Path
-) -> None:
-    marker = tmp_path / "ready"
-    first = _run_init(shim_dir, moto_endpoint, marker, TRIAGE_MONGODB_URI="mongodb://a")
-    secrets = _client("secretsmanager", moto_endpoint)
+    first_uri = secrets.get_secret_value(SecretId="triage/mongodb-uri")
     first_key = secrets.get_secret_value(SecretId="triage/jwt-signing-key")
+    assert first_uri["SecretString"] == "mongodb://a"
+    assert len(first_key["SecretString"].encode()) >= 32
 
+    # A second start (LocalStack with persistence) replaces both secret values.
     second = _run_init(
         shim_dir, moto_endpoint, marker, TRIAGE_MONGODB_URI="mongodb://b"
     )
 
-    assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
-    uri = secrets.get_secret_value(SecretId="triage/mongodb-uri")["SecretString"]
+    second_uri = secrets.get_secret_value(SecretId="triage/mongodb-uri")
     second_key = secrets.get_secret_value(SecretId="triage/jwt-signing-key")
-    assert uri == "mongodb://b"
+    assert second_uri["SecretString"] == "mongodb://b"
     assert second_key["SecretString"] != first_key["SecretString"]
 
 
@@ -188,3 +203,4 @@ def test_init_fails_without_mongodb_uri(
     assert result.returncode != 0
     assert "TRIAGE_MONGODB_URI" in result.stderr
     assert not marker.exists()
+    assert _client("sqs", moto_endpoint).list_queues().get("QueueUrls", []) == []

@@ -23,6 +23,8 @@ MONGODB_URI_SECRET_NAME="triage/mongodb-uri"
 READY_MARKER="${TRIAGE_READY_MARKER:-/tmp/triage-init-done}"
 
 rm -f "${READY_MARKER}"
+# Checked before any resource exists, so a missing value leaves nothing half made.
+mongodb_uri="${TRIAGE_MONGODB_URI:?set TRIAGE_MONGODB_URI on the localstack service}"
 
 # Create queue $1 whose messages move to dead-letter queue $2 after $3 receives;
 # $4 is the visibility timeout in seconds.
@@ -67,7 +69,7 @@ put_secret() {
 # A fresh random signing key on every start, so local tokens never outlive the stack.
 jwt_key=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 put_secret "${JWT_SECRET_NAME}" "${jwt_key}"
-put_secret "${MONGODB_URI_SECRET_NAME}" "${TRIAGE_MONGODB_URI:?set TRIAGE_MONGODB_URI on the localstack service}"
+put_secret "${MONGODB_URI_SECRET_NAME}" "${mongodb_uri}"
 
 echo "triage init: created ${EVENTS_QUEUE_NAME}, ${RESCORE_QUEUE_NAME}," \
     "their dead-letter queues, ${JWT_SECRET_NAME} and ${MONGODB_URI_SECRET_NAME}"

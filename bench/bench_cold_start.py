@@ -19,6 +19,7 @@ Run: `python -m bench.bench_cold_start [--runs N]`.
 from __future__ import annotations
 
 import argparse
+import csv
 import pickle
 import statistics
 import subprocess
@@ -83,17 +84,22 @@ def build_naive_artifacts(folder: Path) -> tuple[Path, Path]:
     import xgboost as xgb
     from sklearn.preprocessing import StandardScaler
 
-    from ml_container.training.data import DATA_DIR, PRIMARY_FILE, load_danish
-
-    cohort = load_danish(DATA_DIR / PRIMARY_FILE, primary=True)
-    rows = cohort.complete
-    scaler = StandardScaler().fit(cohort.x[rows])
+    columns = ("age", "sex", "saturation", "respirationsfrekvens", "puls",
+               "systoliskblodtryk")  # fmt: skip
+    rows, labels = [], []
+    with (REPO / "data" / "danish_ed_primary.csv").open(newline="") as handle:
+        for record in csv.DictReader(handle):
+            if any(record[c] == "" for c in columns):
+                continue
+            record["sex"] = "1" if record["sex"] == "male" else "0"
+            rows.append([float(record[c]) for c in columns])
+            labels.append(int(float(record["icustatus"])))
+    x = np.array(rows)
+    scaler = StandardScaler().fit(x)
     model = xgb.XGBClassifier(
         n_estimators=126, max_depth=3, learning_rate=0.03, n_jobs=1, random_state=0
     )
-    model.fit(
-        scaler.transform(cohort.x[rows]), np.asarray(cohort.outcomes["icu"])[rows]
-    )
+    model.fit(scaler.transform(x), np.array(labels))
     model_path, scaler_path = folder / "classifier.pkl", folder / "scaler.pkl"
     model_path.write_bytes(pickle.dumps(model))
     scaler_path.write_bytes(pickle.dumps(scaler))

@@ -15,6 +15,7 @@ free port, because its default (127.0.0.1:9001) would clash between two emulator
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ HEALTH_EVENT: dict[str, Any] = {"action": "health"}
 
 
 class RieError(RuntimeError):
-    """The emulator could not be found, did not start or did not answer in time."""
+    """The emulator was not found, failed to start or timed out before responding."""
 
 
 def rie_binary() -> Path:
@@ -79,7 +80,7 @@ def wait_until_ready(
     timeout: float = 30.0,
     event: Any = HEALTH_EVENT,
 ) -> Any:
-    """Invoke `event` until the function answers; return that first answer.
+    """Invoke `event` until the function responds; return that first response.
 
     Raises RieError when the process exits or `timeout` seconds pass first. The first
     invocation includes the function's cold start, so allow for the model load.
@@ -89,7 +90,7 @@ def wait_until_ready(
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RieError(
-                f"RIE exited with code {process.returncode} before answering"
+                f"RIE exited with code {process.returncode} before responding"
             )
         try:
             return invoke(port, event, timeout=max(deadline - time.monotonic(), 0.1))
@@ -97,7 +98,7 @@ def wait_until_ready(
             last_error = error
             time.sleep(0.05)
     raise RieError(
-        f"RIE on port {port} did not answer within {timeout} s: {last_error}"
+        f"RIE on port {port} timed out: no response within {timeout} s: {last_error}"
     )
 
 
@@ -113,9 +114,10 @@ def start_rie(
 ) -> subprocess.Popen[bytes]:
     """Start the RIE with `python -m awslambdaric <handler>` and return the process.
 
-    `env` is added to this process's environment; the repository root is put on
-    PYTHONPATH so `ml_container` imports. With `wait` the call returns only after a
-    health event was answered, else it raises RieError and stops the emulator.
+    `env` is added to this process's environment, and the repository root is put on
+    PYTHONPATH so `ml_container` imports. With `wait` the call returns only after the
+    function responded to a health event. Otherwise it stops the emulator and raises
+    RieError.
     """
     runtime_api_port = free_port()
     environment = {**os.environ, **(env or {})}
@@ -132,8 +134,8 @@ def start_rie(
         "awslambdaric",
         handler,
     ]
-    # A new session makes the emulator and its runtime child one process group, so
-    # stop_rie can end both without touching other processes.
+    # A new session keeps terminal signals (Ctrl-C in the runner) from reaching the
+    # emulator directly, so stop_rie decides when it stops.
     process = subprocess.Popen(
         command,
         cwd=REPO_ROOT,
@@ -152,15 +154,36 @@ def start_rie(
     return process
 
 
-def stop_rie(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """Stop the emulator's process group (the emulator and its runtime child)."""
-    if process.poll() is None:
+def _child_pids(pid: int) -> list[int]:
+    """Return the ids of the direct children of `pid`, read from /proc (Linux)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            os.killpg(process.pid, signal.SIGTERM)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def stop_rie(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Stop the emulator and its runtime child.
+
+    The emulator (aws-sam-cli 1.170.0) starts the runtime in its own process group and
+    stops it on SIGTERM. Only when the emulator must be killed does this function end
+    the runtime child itself, by the id it recorded before.
+    """
+    if process.poll() is None:
+        children = _child_pids(process.pid)
+        process.terminate()
+        try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            logger.warning("RIE pid %d ignored SIGTERM; killing it", process.pid)
+            process.kill()
             process.wait(timeout)
-        except ProcessLookupError:
-            pass
+            for child in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
     logger.info("stopped RIE pid %d", process.pid)

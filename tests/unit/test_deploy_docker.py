@@ -6,6 +6,7 @@ package (the nginx test is skipped without it). No image is built here.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 import subprocess
@@ -122,6 +123,27 @@ def test_ml_image_copies_model_read_only() -> None:
     assert "model/ ${LAMBDA_TASK_ROOT}/model/" in copies
     assert any("chmod -R a=rX" in run and "/model" in run for run in runs)
     assert any("chmod -R a=rX" in run and "/ml_container" in run for run in runs)
+
+
+@pytest.mark.parametrize(
+    ("name", "context"),
+    [("ml", REPO / "ml_container"), ("api", REPO), ("frontend", REPO)],
+)
+def test_copy_sources_in_build_context(name: str, context: Path) -> None:
+    ignored = [
+        line.strip().rstrip("/")
+        for line in (context / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for copy in _values(DOCKERFILES[name], "COPY"):
+        if copy.startswith("--from="):
+            continue
+        source = copy.split()[0].rstrip("/")
+
+        assert (context / source).exists(), (name, source)
+        for pattern in ignored:
+            assert not fnmatch.fnmatch(source, pattern), (name, source, pattern)
+            assert not source.startswith(pattern + "/"), (name, source, pattern)
 
 
 def test_ml_requirements_pinned() -> None:

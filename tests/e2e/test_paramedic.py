@@ -215,3 +215,24 @@ def test_lost_response_is_retried_without_duplicate(
     assert (
         stack.db().patients.count_documents({"vitals.chief_complaint": complaint}) == 1
     )
+
+
+def test_child_patient_shows_model_warning(
+    stack: Any, new_page, paramedic, danish_vitals
+) -> None:
+    """Age 12 is below the training cohort (16 to 108 years), so the model warns."""
+    page = new_page()
+    ui_login(page, stack.base_url, paramedic)
+    fill_vitals(page, {**danish_vitals, "age": 12})
+    _submit(page)
+
+    result = page.locator("section.result")
+    expect(result.locator("h2")).to_have_text("Submitted")
+    patient_id = result.get_attribute("data-patient-id")
+    stored = stack.db().patients.find_one({"_id": patient_id})
+    warnings = stored["prediction"]["warnings"]
+    age_warnings = [warning for warning in warnings if warning["field"] == "age"]
+    assert len(age_warnings) == 1
+    item = result.locator(".warnings li[data-field=age]")
+    expect(item).to_have_text(age_warnings[0]["message"])
+    expect(item).to_contain_text("12")

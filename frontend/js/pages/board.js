@@ -182,7 +182,7 @@ export function render(main, { showNotice }) {
       select(
         "filter-status",
         "Status",
-        [["open", "Open (not yet admitted or discharged)"], ["all", "All"], ...STATUSES.map((status) => [status, statusLabel(status)])],
+        [["open", "Open cases"], ["all", "All"], ...STATUSES.map((status) => [status, statusLabel(status)])],
         filters.status,
         setFilter("status"),
       ),

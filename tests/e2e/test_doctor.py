@@ -152,3 +152,34 @@ def test_board_reconnects_after_dropped_socket(
     after = [doc["_id"] for doc in connections.find({"user_id": doctor.id})]
     assert len(after) == 1
     assert after != before
+
+
+def test_pending_prediction_shown_as_pending(
+    stack: Any, new_page, paramedic, doctor
+) -> None:
+    """A patient the prediction function has not scored yet, as the API stores it."""
+    tokens = api_login(stack.api_url, paramedic.email, paramedic.password)
+    response = requests.post(
+        f"{stack.api_url}/patients",
+        json={**CRITICAL_VITALS, "chief_complaint": "Awaiting score"},
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    patient_id = response.json()["id"]
+    # Put the document back into the state submit_patient stores before scoring.
+    stack.db().patients.update_one(
+        {"_id": patient_id},
+        {"$set": {"prediction": {"state": "pending", "attempts": 1}, "risk_sort": -1}},
+    )
+
+    page = new_page()
+    ui_login(page, stack.base_url, doctor)
+    row = page.locator(f"li[data-patient-id={patient_id}]")
+    expect(row).to_have_attribute("data-risk", "pending")
+    expect(row).to_contain_text("ICU risk pending")
+    page.goto(f"{stack.base_url}/#/patients/{patient_id}")
+    panel = page.locator("section[data-state=pending]")
+    expect(panel.locator("h3")).to_have_text("ICU risk: prediction pending")
+    expect(panel).to_contain_text("after 1 attempt(s)")
+    expect(page.get_by_test_id("news2-total")).to_have_text("17")

@@ -4,7 +4,5 @@
 window.TRIAGE_CONFIG = window.TRIAGE_CONFIG || {
   apiBaseUrl: "/api",
   websocketUrl:
-    (window.location.protocol === "https:" ? "wss://" : "ws://") +
-    window.location.host +
-    "/ws",
+    (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + "/ws",
 };

@@ -54,7 +54,11 @@ function render() {
         ` ICU risk ${percent(probabilityOf(patient))}, ${vitals.age ?? "?"} y ${vitals.sex ?? ""}${complaint}. `,
       ),
       h("a", { href: `#/patients/${encodeURIComponent(id)}` }, "Open patient"),
-      h("button", { type: "button", class: "btn btn-danger", onclick: () => acknowledge(id) }, "Acknowledge"),
+      h(
+        "button",
+        { type: "button", class: "btn btn-danger", onclick: () => acknowledge(id) },
+        "Acknowledge",
+      ),
     );
   });
   replace(container, items);

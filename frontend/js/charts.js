@@ -36,7 +36,11 @@ export function barChart(rows, { title }) {
           rx: 3,
           class: `chart-bar ${row.className || ""}`,
         }),
-        svg("text", { x: labelWidth + Math.max(width, 1) + 6, y: y + 17, class: "chart-value" }, String(row.value)),
+        svg(
+          "text",
+          { x: labelWidth + Math.max(width, 1) + 6, y: y + 17, class: "chart-value" },
+          String(row.value),
+        ),
       );
     }),
   );

@@ -142,7 +142,14 @@ export function riskGauge(probability, level) {
       "aria-label": `ICU risk ${percent(probability)}, ${riskLabel(level)}`,
     },
     svg("rect", { x: 0, y: 4, width, height: 16, rx: 4, class: "gauge-track" }),
-    svg("rect", { x: 0, y: 4, width: filled, height: 16, rx: 4, class: `gauge-fill risk-${level}` }),
+    svg("rect", {
+      x: 0,
+      y: 4,
+      width: filled,
+      height: 16,
+      rx: 4,
+      class: `gauge-fill risk-${level}`,
+    }),
   );
 }
 
@@ -172,18 +179,29 @@ export function predictionPanel(patient) {
     h(
       "p",
       { class: "big-value" },
-      h("span", { class: "risk-percent", dataset: { testid: "risk-percent" } }, percent(probability)),
+      h(
+        "span",
+        { class: "risk-percent", dataset: { testid: "risk-percent" } },
+        percent(probability),
+      ),
       " ",
-      h("span", { class: `badge risk-${level}`, dataset: { risk: level } }, `${riskLabel(level)} risk`),
+      h(
+        "span",
+        { class: `badge risk-${level}`, dataset: { risk: level } },
+        `${riskLabel(level)} risk`,
+      ),
     ),
     probability === null ? null : riskGauge(probability, level),
-    prediction.model_version ? h("p", { class: "muted" }, `Model ${prediction.model_version}`) : null,
+    prediction.model_version
+      ? h("p", { class: "muted" }, `Model ${prediction.model_version}`)
+      : null,
   );
 }
 
 /** Panel with the NEWS2 total, its band and the points per parameter. */
 export function news2Panel(news2) {
-  if (!news2) return h("section", { class: "panel" }, h("h3", {}, "NEWS2"), h("p", {}, "Not scored."));
+  if (!news2)
+    return h("section", { class: "panel" }, h("h3", {}, "NEWS2"), h("p", {}, "Not scored."));
   const parameters = news2.parameters || {};
   const missing = new Set(news2.missing || []);
   const rows = NEWS2_PARAMETERS.map(([key, label]) => {
@@ -206,7 +224,11 @@ export function news2Panel(news2) {
       { class: "big-value" },
       h("span", { dataset: { testid: "news2-total" } }, String(news2.total)),
       " ",
-      h("span", { class: `badge news2-${news2.risk}`, dataset: { band: news2.risk } }, news2BandLabel(news2.risk)),
+      h(
+        "span",
+        { class: `badge news2-${news2.risk}`, dataset: { band: news2.risk } },
+        news2BandLabel(news2.risk),
+      ),
     ),
     news2.partial
       ? h(
@@ -215,12 +237,24 @@ export function news2Panel(news2) {
           `Partial score: not measured ${[...missing].join(", ")}. Missing parameters count 0 points.`,
         )
       : null,
-    news2.spo2_scale === 2 ? h("p", {}, "SpO2 scored on scale 2 (hypercapnic respiratory failure).") : null,
+    news2.spo2_scale === 2
+      ? h("p", {}, "SpO2 scored on scale 2 (hypercapnic respiratory failure).")
+      : null,
     h(
       "table",
       { class: "points" },
       h("caption", { class: "visually-hidden" }, "NEWS2 points per parameter"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Parameter"), h("th", { scope: "col" }, "Points"), h("th", {}, ""))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Parameter"),
+          h("th", { scope: "col" }, "Points"),
+          h("th", {}, ""),
+        ),
+      ),
       h("tbody", {}, rows),
     ),
   );
@@ -258,7 +292,11 @@ export function reasonsPanel(patient) {
             h(
               "li",
               { class: `reason-${reason.direction}` },
-              h("span", { class: "direction", "aria-hidden": "true" }, reason.direction === "lowers" ? "▼" : "▲"),
+              h(
+                "span",
+                { class: "direction", "aria-hidden": "true" },
+                reason.direction === "lowers" ? "▼" : "▲",
+              ),
               " ",
               reason.text || `${reason.feature} ${reason.value} ${reason.direction} risk`,
             ),
@@ -277,7 +315,9 @@ export function warningsList(warnings) {
     h(
       "ul",
       {},
-      warnings.map((warning) => h("li", { dataset: { field: warning.field || "" } }, warning.message)),
+      warnings.map((warning) =>
+        h("li", { dataset: { field: warning.field || "" } }, warning.message),
+      ),
     ),
   );
 }

@@ -73,7 +73,11 @@ function renderNav(user, currentPath) {
   replace(
     sessionInfo,
     waiting
-      ? h("span", { class: "badge outbox", dataset: { testid: "outbox-count" } }, `${waiting} waiting to send`)
+      ? h(
+          "span",
+          { class: "badge outbox", dataset: { testid: "outbox-count" } },
+          `${waiting} waiting to send`,
+        )
       : null,
     h("span", { class: "who" }, `${user.name || user.email} (${user.role})`),
     h("button", { type: "button", class: "btn btn-small", onclick: () => logout() }, "Log out"),
@@ -95,7 +99,10 @@ function route() {
     }
     const message = loginMessage;
     loginMessage = "";
-    cleanup = loginPage.render(main, { message, onLogin: () => navigate(HOME[currentUser().role] || "submit") });
+    cleanup = loginPage.render(main, {
+      message,
+      onLogin: () => navigate(HOME[currentUser().role] || "submit"),
+    });
     return;
   }
   const match = ROUTES.find((item) => item.path === path);
@@ -116,7 +123,8 @@ function startRoleServices(user) {
   if (user.role === "PARAMEDIC" || user.role === "ADMIN") {
     stopOutbox = startOutbox(
       () => (currentUser() ? currentUser().id : null),
-      (stored) => showNotice(`${stored.length} stored submission(s) sent to the hospital.`, "success"),
+      (stored) =>
+        showNotice(`${stored.length} stored submission(s) sent to the hospital.`, "success"),
       (entry, error) => showNotice(`A stored submission was rejected: ${error.message}`, "error"),
     );
   }

@@ -9,7 +9,8 @@ import { h } from "./dom.js";
 
 let activeUsed = new Set();
 
-const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*|__[^_]+__)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(!?\[[^\]]*\]\([^)\s]*\))/;
+const INLINE =
+  /(`[^`]+`)|(\*\*[^*]+\*\*|__[^_]+__)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(!?\[[^\]]*\]\([^)\s]*\))/;
 
 function safeHref(url) {
   return /^(https?:\/\/|#)/i.test(url) ? url : null;
@@ -35,13 +36,20 @@ function renderInline(text, images) {
     } else {
       const [, bang, label, url] = /^(!?)\[([^\]]*)\]\(([^)\s]*)\)$/.exec(token);
       if (bang) {
-        const name = url.split("/").pop().replace(/\.png$/i, "");
+        const name = url
+          .split("/")
+          .pop()
+          .replace(/\.png$/i, "");
         const source = images[name] || images[url];
         if (source) activeUsed.add(images[name] ? name : url);
-        nodes.push(source ? h("img", { src: source, alt: label, class: "plot" }) : `[image: ${label}]`);
+        nodes.push(
+          source ? h("img", { src: source, alt: label, class: "plot" }) : `[image: ${label}]`,
+        );
       } else {
         const href = safeHref(url);
-        nodes.push(href ? h("a", { href, rel: "noopener noreferrer" }, renderInline(label, images)) : label);
+        nodes.push(
+          href ? h("a", { href, rel: "noopener noreferrer" }, renderInline(label, images)) : label,
+        );
       }
     }
     rest = rest.slice(match.index + token.length);
@@ -69,7 +77,9 @@ const NUMBERED = /^\s*\d+[.)]\s+(.*)$/;
  */
 export function renderMarkdown(markdown, images = {}, used = new Set()) {
   activeUsed = used;
-  const lines = String(markdown || "").replace(/\r\n?/g, "\n").split("\n");
+  const lines = String(markdown || "")
+    .replace(/\r\n?/g, "\n")
+    .split("\n");
   const fragment = document.createDocumentFragment();
   let index = 0;
   while (index < lines.length) {
@@ -81,7 +91,8 @@ export function renderMarkdown(markdown, images = {}, used = new Set()) {
     if (line.trim().startsWith("```")) {
       const code = [];
       index += 1;
-      while (index < lines.length && !lines[index].trim().startsWith("```")) code.push(lines[index++]);
+      while (index < lines.length && !lines[index].trim().startsWith("```"))
+        code.push(lines[index++]);
       index += 1;
       fragment.append(h("pre", {}, h("code", {}, code.join("\n"))));
       continue;
@@ -103,7 +114,8 @@ export function renderMarkdown(markdown, images = {}, used = new Set()) {
       const header = splitRow(line);
       index += 2;
       const rows = [];
-      while (index < lines.length && lines[index].includes("|") && lines[index].trim()) rows.push(splitRow(lines[index++]));
+      while (index < lines.length && lines[index].includes("|") && lines[index].trim())
+        rows.push(splitRow(lines[index++]));
       fragment.append(
         h(
           "div",
@@ -111,8 +123,26 @@ export function renderMarkdown(markdown, images = {}, used = new Set()) {
           h(
             "table",
             { class: "data" },
-            h("thead", {}, h("tr", {}, header.map((cell) => h("th", { scope: "col" }, renderInline(cell, images))))),
-            h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell) => h("td", {}, renderInline(cell, images)))))),
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                header.map((cell) => h("th", { scope: "col" }, renderInline(cell, images))),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              rows.map((row) =>
+                h(
+                  "tr",
+                  {},
+                  row.map((cell) => h("td", {}, renderInline(cell, images))),
+                ),
+              ),
+            ),
           ),
         ),
       );
@@ -128,12 +158,19 @@ export function renderMarkdown(markdown, images = {}, used = new Set()) {
         index += 1;
       }
       const tag = listPattern === BULLET ? "ul" : "ol";
-      fragment.append(h(tag, {}, items.map((item) => h("li", {}, renderInline(item, images)))));
+      fragment.append(
+        h(
+          tag,
+          {},
+          items.map((item) => h("li", {}, renderInline(item, images))),
+        ),
+      );
       continue;
     }
     if (line.startsWith(">")) {
       const quoted = [];
-      while (index < lines.length && lines[index].startsWith(">")) quoted.push(lines[index++].replace(/^>\s?/, ""));
+      while (index < lines.length && lines[index].startsWith(">"))
+        quoted.push(lines[index++].replace(/^>\s?/, ""));
       fragment.append(h("blockquote", {}, renderMarkdown(quoted.join("\n"), images, used)));
       continue;
     }
@@ -143,7 +180,11 @@ export function renderMarkdown(markdown, images = {}, used = new Set()) {
       lines[index].trim() &&
       !/^(#{1,6}\s|```|>)/.test(lines[index]) &&
       !BULLET.test(lines[index]) &&
-      !(lines[index].includes("|") && index + 1 < lines.length && TABLE_SEPARATOR.test(lines[index + 1]))
+      !(
+        lines[index].includes("|") &&
+        index + 1 < lines.length &&
+        TABLE_SEPARATOR.test(lines[index + 1])
+      )
     ) {
       paragraph.push(lines[index++].trim());
     }

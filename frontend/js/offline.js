@@ -81,7 +81,10 @@ async function sendEntry(entry) {
     remove(entry.key);
     return { patient };
   } catch (error) {
-    if (error instanceof ApiError && (error.isNetwork || error.status >= 500 || error.status === 401)) {
+    if (
+      error instanceof ApiError &&
+      (error.isNetwork || error.status >= 500 || error.status === 401)
+    ) {
       update(entry.key, { attempts: entry.attempts + 1, lastError: error.message });
       return { queued: entry };
     }
@@ -113,9 +116,7 @@ export function flushOutbox(userId, onRejected = () => {}) {
   };
   // Web Locks keep two tabs of one browser from sending an entry at the same time.
   // The Idempotency-Key already makes that harmless, so the lock only saves requests.
-  const locked = navigator.locks
-    ? navigator.locks.request("triage-outbox", run)
-    : run();
+  const locked = navigator.locks ? navigator.locks.request("triage-outbox", run) : run();
   flushing = locked.finally(() => {
     flushing = null;
   });

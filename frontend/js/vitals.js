@@ -79,7 +79,9 @@ export function labelOf(name) {
 }
 
 function parseNumber(field, raw) {
-  const text = String(raw ?? "").trim().replace(",", ".");
+  const text = String(raw ?? "")
+    .trim()
+    .replace(",", ".");
   if (text === "") {
     return field.required ? { error: `${field.label} is required.` } : { value: null };
   }

@@ -52,7 +52,9 @@ function select(id, label, options, value, onChange) {
     h(
       "select",
       { id, onchange: (event) => onChange(event.target.value) },
-      options.map(([optionValue, text]) => h("option", { value: optionValue, selected: optionValue === value }, text)),
+      options.map(([optionValue, text]) =>
+        h("option", { value: optionValue, selected: optionValue === value }, text),
+      ),
     ),
   );
 }
@@ -62,7 +64,10 @@ function patientRow(patient, isNew) {
   const level = riskLevelOf(patient);
   return h(
     "li",
-    { class: `patient-card risk-border-${level}${isNew ? " is-new" : ""}`, dataset: { patientId: id, risk: level } },
+    {
+      class: `patient-card risk-border-${level}${isNew ? " is-new" : ""}`,
+      dataset: { patientId: id, risk: level },
+    },
     h(
       "a",
       { href: `#/patients/${encodeURIComponent(id)}`, class: "card-link" },
@@ -97,12 +102,18 @@ function statsView(stats) {
     h(
       "dl",
       { class: "tiles" },
-      tiles.map(([label, value]) => h("div", { class: "tile" }, h("dt", {}, label), h("dd", {}, String(value)))),
+      tiles.map(([label, value]) =>
+        h("div", { class: "tile" }, h("dt", {}, label), h("dd", {}, String(value))),
+      ),
     ),
     barChart(
       [...RISK_LEVELS, "pending"]
         .filter((level) => byRisk[level] !== undefined)
-        .map((level) => ({ label: riskLabel(level), value: Number(byRisk[level]) || 0, className: `risk-${level}` })),
+        .map((level) => ({
+          label: riskLabel(level),
+          value: Number(byRisk[level]) || 0,
+          className: `risk-${level}`,
+        })),
       { title: "Patients by ICU risk" },
     ),
     barChart(
@@ -121,14 +132,23 @@ export function render(main, { showNotice }) {
   const fresh = new Set();
   let statsTimer = null;
 
-  const connection = h("p", { class: "connection", role: "status", dataset: { testid: "connection" } });
+  const connection = h("p", {
+    class: "connection",
+    role: "status",
+    dataset: { testid: "connection" },
+  });
   const statsBox = h("section", { "aria-label": "Counts" });
   const list = h("ul", { class: "patient-list board-list", dataset: { testid: "board" } });
   const empty = h("p", { class: "muted", hidden: true }, "No patients match the filters.");
 
   const renderList = () => {
-    const rows = [...patients.values()].filter((patient) => matchesFilters(patient, filters)).sort(compareForBoard);
-    replace(list, rows.map((patient) => patientRow(patient, fresh.has(idOf(patient)))));
+    const rows = [...patients.values()]
+      .filter((patient) => matchesFilters(patient, filters))
+      .sort(compareForBoard);
+    replace(
+      list,
+      rows.map((patient) => patientRow(patient, fresh.has(idOf(patient)))),
+    );
     empty.hidden = rows.length > 0;
   };
 
@@ -136,7 +156,10 @@ export function render(main, { showNotice }) {
     try {
       replace(statsBox, statsView(await api.get("/stats")));
     } catch (error) {
-      replace(statsBox, h("p", { class: "notice-error" }, `Could not load counts: ${error.message}`));
+      replace(
+        statsBox,
+        h("p", { class: "notice-error" }, `Could not load counts: ${error.message}`),
+      );
     }
   };
   const scheduleStats = () => {
@@ -160,7 +183,10 @@ export function render(main, { showNotice }) {
   const enrich = async (id) => {
     try {
       const patient = await api.get(`/patients/${encodeURIComponent(id)}`);
-      patients.set(id, { ...(patients.get(id) || {}), chief_complaint: patient.vitals?.chief_complaint ?? null });
+      patients.set(id, {
+        ...(patients.get(id) || {}),
+        chief_complaint: patient.vitals?.chief_complaint ?? null,
+      });
       renderList();
     } catch (error) {
       if (!error.isNetwork) showNotice(`Could not load patient details: ${error.message}`, "error");
@@ -182,14 +208,22 @@ export function render(main, { showNotice }) {
       select(
         "filter-status",
         "Status",
-        [["open", "Open cases"], ["all", "All"], ...STATUSES.map((status) => [status, statusLabel(status)])],
+        [
+          ["open", "Open cases"],
+          ["all", "All"],
+          ...STATUSES.map((status) => [status, statusLabel(status)]),
+        ],
         filters.status,
         setFilter("status"),
       ),
       select(
         "filter-risk",
         "ICU risk",
-        [["all", "All"], ...RISK_LEVELS.map((level) => [level, riskLabel(level)]), ["pending", "Pending"]],
+        [
+          ["all", "All"],
+          ...RISK_LEVELS.map((level) => [level, riskLabel(level)]),
+          ["pending", "Pending"],
+        ],
         filters.risk,
         setFilter("risk"),
       ),
@@ -211,7 +245,11 @@ export function render(main, { showNotice }) {
       h("span", { class: "dot", "aria-hidden": "true" }),
       texts[status.state] || status.state,
       status.state === "reconnecting"
-        ? h("button", { type: "button", class: "btn btn-small", onclick: reconnectNow }, "Retry now")
+        ? h(
+            "button",
+            { type: "button", class: "btn btn-small", onclick: reconnectNow },
+            "Retry now",
+          )
         : null,
     );
     // Events may have been missed while disconnected, so reload on every reconnect.
@@ -222,7 +260,11 @@ export function render(main, { showNotice }) {
   });
 
   const stopMessages = onLiveMessage((message) => {
-    if (!message.patient || !["patient.created", "patient.updated", "alert.critical"].includes(message.type)) return;
+    if (
+      !message.patient ||
+      !["patient.created", "patient.updated", "alert.critical"].includes(message.type)
+    )
+      return;
     const id = idOf(message.patient);
     const known = patients.get(id);
     patients.set(id, { ...(known || {}), ...message.patient });

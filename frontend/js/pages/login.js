@@ -52,7 +52,13 @@ export function render(main, { message, onLogin }) {
       "section",
       { class: "login card" },
       h("h1", {}, "Log in"),
-      message ? h("p", { class: "notice-info", role: "status", dataset: { testid: "login-message" } }, message) : null,
+      message
+        ? h(
+            "p",
+            { class: "notice-info", role: "status", dataset: { testid: "login-message" } },
+            message,
+          )
+        : null,
       h(
         "form",
         { novalidate: true, onsubmit: onSubmit, "aria-describedby": "login-error" },

@@ -38,8 +38,17 @@ function patientRow(patient) {
     h(
       "a",
       { href: `#/patients/${encodeURIComponent(id)}`, class: "card-link" },
-      h("span", { class: "card-title" }, `${vitals.age ?? "?"} y ${vitals.sex ?? ""}`, vitals.chief_complaint ? `, ${vitals.chief_complaint}` : ""),
-      h("span", { class: "card-meta" }, `${formatTime(patient.created_at)}, ${statusLabel(patient.status)}`),
+      h(
+        "span",
+        { class: "card-title" },
+        `${vitals.age ?? "?"} y ${vitals.sex ?? ""}`,
+        vitals.chief_complaint ? `, ${vitals.chief_complaint}` : "",
+      ),
+      h(
+        "span",
+        { class: "card-meta" },
+        `${formatTime(patient.created_at)}, ${statusLabel(patient.status)}`,
+      ),
     ),
     h("span", { class: "card-badges" }, riskBadge(patient), " ", news2Badge(patient)),
   );
@@ -58,9 +67,15 @@ export function render(main, { user }) {
       replace(
         list,
         items.length
-          ? h("ul", { class: "patient-list", dataset: { testid: "my-patients" } }, items.map(patientRow))
+          ? h(
+              "ul",
+              { class: "patient-list", dataset: { testid: "my-patients" } },
+              items.map(patientRow),
+            )
           : h("p", {}, "No patients submitted yet."),
-        page.total > items.length ? h("p", { class: "muted" }, `Showing ${items.length} of ${page.total}.`) : null,
+        page.total > items.length
+          ? h("p", { class: "muted" }, `Showing ${items.length} of ${page.total}.`)
+          : null,
       );
     } catch (error) {
       replace(list, h("p", { class: "notice-error" }, `Could not load patients: ${error.message}`));

@@ -8,18 +8,37 @@ import { renderMarkdown } from "../markdown.js";
 const IMAGE_URL = /^data:image\/(png|jpeg);base64,[A-Za-z0-9+/=]+$/;
 
 function safePlots(plots) {
-  return Object.fromEntries(Object.entries(plots || {}).filter(([, url]) => typeof url === "string" && IMAGE_URL.test(url)));
+  return Object.fromEntries(
+    Object.entries(plots || {}).filter(([, url]) => typeof url === "string" && IMAGE_URL.test(url)),
+  );
 }
 
 function manifestSummary(manifest) {
   if (!manifest) return null;
-  const rows = Object.entries(manifest).filter(([, value]) => value === null || typeof value !== "object");
+  const rows = Object.entries(manifest).filter(
+    ([, value]) => value === null || typeof value !== "object",
+  );
   return h(
     "section",
     { class: "panel", "aria-labelledby": "manifest-heading" },
     h("h2", { id: "manifest-heading" }, "Manifest"),
-    h("table", { class: "kv" }, h("tbody", {}, rows.map(([key, value]) => h("tr", {}, h("th", { scope: "row" }, humanize(key)), h("td", {}, String(value)))))),
-    h("details", {}, h("summary", {}, "Full manifest (JSON)"), h("pre", {}, JSON.stringify(manifest, null, 2))),
+    h(
+      "table",
+      { class: "kv" },
+      h(
+        "tbody",
+        {},
+        rows.map(([key, value]) =>
+          h("tr", {}, h("th", { scope: "row" }, humanize(key)), h("td", {}, String(value))),
+        ),
+      ),
+    ),
+    h(
+      "details",
+      {},
+      h("summary", {}, "Full manifest (JSON)"),
+      h("pre", {}, JSON.stringify(manifest, null, 2)),
+    ),
   );
 }
 
@@ -41,18 +60,28 @@ export function render(main) {
         rest.length === 0
           ? null
           : h(
-          "section",
-          { class: "panel", "aria-labelledby": "plots-heading" },
-          h("h2", { id: "plots-heading" }, "Plots"),
-          h(
-            "div",
-            { class: "plots" },
-            rest.map(([name, url]) =>
-              h("figure", {}, h("img", { src: url, alt: `Plot: ${humanize(name)}`, class: "plot" }), h("figcaption", {}, humanize(name))),
+              "section",
+              { class: "panel", "aria-labelledby": "plots-heading" },
+              h("h2", { id: "plots-heading" }, "Plots"),
+              h(
+                "div",
+                { class: "plots" },
+                rest.map(([name, url]) =>
+                  h(
+                    "figure",
+                    {},
+                    h("img", { src: url, alt: `Plot: ${humanize(name)}`, class: "plot" }),
+                    h("figcaption", {}, humanize(name)),
+                  ),
+                ),
+              ),
             ),
-          ),
-        ),
       );
     })
-    .catch((error) => replace(body, h("p", { class: "notice-error" }, `Could not load the model card: ${error.message}`)));
+    .catch((error) =>
+      replace(
+        body,
+        h("p", { class: "notice-error" }, `Could not load the model card: ${error.message}`),
+      ),
+    );
 }

@@ -1,13 +1,7 @@
 // Patient detail: vitals, NEWS2, ICU risk, notes, history, assignment and status.
 
 import { api, idOf } from "../api.js";
-import {
-  news2Panel,
-  predictionPanel,
-  reasonsPanel,
-  riskBadge,
-  statusLabel,
-} from "../clinical.js";
+import { news2Panel, predictionPanel, reasonsPanel, riskBadge, statusLabel } from "../clinical.js";
 import { formatTime, h, humanize, replace, sameInstant } from "../dom.js";
 import { onLiveMessage, subscribe } from "../live.js";
 import { CONSCIOUSNESS_LEVELS, NUMERIC_FIELDS, labelOf } from "../vitals.js";
@@ -57,7 +51,18 @@ function vitalsTable(vitals) {
     h(
       "table",
       { class: "kv" },
-      h("tbody", {}, rows.map(([name, value]) => h("tr", { dataset: { field: name } }, h("th", { scope: "row" }, labelOf(name)), h("td", {}, String(value ?? "-"))))),
+      h(
+        "tbody",
+        {},
+        rows.map(([name, value]) =>
+          h(
+            "tr",
+            { dataset: { field: name } },
+            h("th", { scope: "row" }, labelOf(name)),
+            h("td", {}, String(value ?? "-")),
+          ),
+        ),
+      ),
     ),
   );
 }
@@ -87,11 +92,7 @@ function historyPanel(history) {
     { class: "panel", "aria-labelledby": "history-heading" },
     h("h3", { id: "history-heading" }, "History"),
     history.length
-      ? h(
-          "ol",
-          { class: "plain-list history" },
-          history.map(historyItem),
-        )
+      ? h("ol", { class: "plain-list history" }, history.map(historyItem))
       : h("p", { class: "muted" }, "No changes yet."),
   );
 }
@@ -102,7 +103,15 @@ export function render(main, { params, user, showNotice }) {
   const body = h("div", {}, h("p", {}, "Loading..."));
   const backPath = user.role === "PARAMEDIC" ? "mine" : "board";
   main.replaceChildren(
-    h("p", {}, h("a", { href: `#/${backPath}` }, user.role === "PARAMEDIC" ? "Back to my patients" : "Back to the board")),
+    h(
+      "p",
+      {},
+      h(
+        "a",
+        { href: `#/${backPath}` },
+        user.role === "PARAMEDIC" ? "Back to my patients" : "Back to the board",
+      ),
+    ),
     body,
   );
   let doctors = null;
@@ -134,24 +143,46 @@ export function render(main, { params, user, showNotice }) {
 
   const actionsPanel = (patient) => {
     const next = TRANSITIONS[patient.status] || [];
-    const doctorChoice = doctors && doctors.length
-      ? h(
-          "select",
-          { id: "assign-doctor" },
-          doctors.map((doctor) => h("option", { value: idOf(doctor) }, `${doctor.name} (${doctor.email})`)),
-        )
-      : h("input", { id: "assign-doctor", type: "text", placeholder: "usr_...", autocomplete: "off" });
+    const doctorChoice =
+      doctors && doctors.length
+        ? h(
+            "select",
+            { id: "assign-doctor" },
+            doctors.map((doctor) =>
+              h("option", { value: idOf(doctor) }, `${doctor.name} (${doctor.email})`),
+            ),
+          )
+        : h("input", {
+            id: "assign-doctor",
+            type: "text",
+            placeholder: "usr_...",
+            autocomplete: "off",
+          });
     return h(
       "section",
       { class: "panel actions", "aria-labelledby": "actions-heading" },
       h("h3", { id: "actions-heading" }, "Actions"),
-      h("p", {}, "Status: ", h("strong", { dataset: { testid: "status" } }, statusLabel(patient.status))),
+      h(
+        "p",
+        {},
+        "Status: ",
+        h("strong", { dataset: { testid: "status" } }, statusLabel(patient.status)),
+      ),
       next.length
         ? h(
             "div",
             { class: "button-row", role: "group", "aria-label": "Change status" },
             next.map((status) =>
-              h("button", { type: "button", class: "btn", dataset: { status }, onclick: () => act(`Status ${statusLabel(status)}`, "/status", { status }) }, `Mark ${statusLabel(status)}`),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "btn",
+                  dataset: { status },
+                  onclick: () => act(`Status ${statusLabel(status)}`, "/status", { status }),
+                },
+                `Mark ${statusLabel(status)}`,
+              ),
             ),
           )
         : h("p", { class: "muted" }, "Final status; no further changes."),
@@ -159,13 +190,25 @@ export function render(main, { params, user, showNotice }) {
         "p",
         {},
         "Assigned doctor: ",
-        h("strong", {}, patient.assigned_doctor_id === user.id ? "you" : patient.assigned_doctor_id || "nobody"),
+        h(
+          "strong",
+          {},
+          patient.assigned_doctor_id === user.id ? "you" : patient.assigned_doctor_id || "nobody",
+        ),
       ),
       h(
         "div",
         { class: "button-row" },
         user.role === "DOCTOR"
-          ? h("button", { type: "button", class: "btn", onclick: () => act("Assign to me", "/assign", { doctor_id: user.id }) }, "Assign to me")
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "btn",
+                onclick: () => act("Assign to me", "/assign", { doctor_id: user.id }),
+              },
+              "Assign to me",
+            )
           : null,
       ),
       h(
@@ -178,7 +221,11 @@ export function render(main, { params, user, showNotice }) {
             if (value) act("Assign", "/assign", { doctor_id: value });
           },
         },
-        h("label", { for: "assign-doctor" }, doctors && doctors.length ? "Assign to doctor" : "Assign to doctor (user id)"),
+        h(
+          "label",
+          { for: "assign-doctor" },
+          doctors && doctors.length ? "Assign to doctor" : "Assign to doctor (user id)",
+        ),
         doctorChoice,
         h("button", { type: "submit", class: "btn" }, "Assign"),
       ),
@@ -211,7 +258,11 @@ export function render(main, { params, user, showNotice }) {
                     "li",
                     {},
                     h("p", { class: "note-text" }, note.text),
-                    h("p", { class: "muted" }, `${formatTime(note.created_at)}, ${note.author_id === user.id ? "you" : note.author_id}`),
+                    h(
+                      "p",
+                      { class: "muted" },
+                      `${formatTime(note.created_at)}, ${note.author_id === user.id ? "you" : note.author_id}`,
+                    ),
                   )
                 : h("li", { class: "warning-text" }, "Unreadable note"),
             ),
@@ -271,7 +322,10 @@ export function render(main, { params, user, showNotice }) {
       if (canAct && doctors === null) await loadDoctors();
       show(await api.get(`/patients/${encodeURIComponent(patientId)}`));
     } catch (error) {
-      replace(body, h("p", { class: "notice-error" }, `Could not load the patient: ${error.message}`));
+      replace(
+        body,
+        h("p", { class: "notice-error" }, `Could not load the patient: ${error.message}`),
+      );
     }
   };
 
@@ -280,7 +334,12 @@ export function render(main, { params, user, showNotice }) {
     cleanups.push(subscribe({ channel: "patient", patient_id: patientId }));
     cleanups.push(
       onLiveMessage((message) => {
-        if (!message.patient || idOf(message.patient) !== patientId || message.type !== "patient.updated") return;
+        if (
+          !message.patient ||
+          idOf(message.patient) !== patientId ||
+          message.type !== "patient.updated"
+        )
+          return;
         // The response to our own change is already shown, so reload only for newer data.
         if (current && sameInstant(message.patient.updated_at, current.updated_at)) return;
         load();

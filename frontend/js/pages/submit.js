@@ -51,7 +51,11 @@ function numberField(field) {
 function radioGroup(name, legend, options, extraClass = "") {
   return h(
     "fieldset",
-    { class: `choice ${extraClass}`, dataset: { field: name }, "aria-describedby": `error-${name}` },
+    {
+      class: `choice ${extraClass}`,
+      dataset: { field: name },
+      "aria-describedby": `error-${name}`,
+    },
     h("legend", {}, legend),
     h(
       "div",
@@ -70,7 +74,9 @@ function radioGroup(name, legend, options, extraClass = "") {
 }
 
 function buildForm() {
-  const byName = Object.fromEntries(NUMERIC_FIELDS.map((field) => [field.name, numberField(field)]));
+  const byName = Object.fromEntries(
+    NUMERIC_FIELDS.map((field) => [field.name, numberField(field)]),
+  );
   const complaint = h("textarea", {
     id: "field-chief_complaint",
     name: "chief_complaint",
@@ -105,7 +111,12 @@ function buildForm() {
         h(
           "label",
           { class: "switch" },
-          h("input", { type: "checkbox", name: "supplemental_oxygen", role: "switch", id: "field-supplemental_oxygen" }),
+          h("input", {
+            type: "checkbox",
+            name: "supplemental_oxygen",
+            role: "switch",
+            id: "field-supplemental_oxygen",
+          }),
           h("span", {}, "Supplemental oxygen"),
         ),
         errorSlot("supplemental_oxygen"),
@@ -117,7 +128,11 @@ function buildForm() {
           "label",
           { class: "switch" },
           h("input", { type: "checkbox", name: "spo2_scale_2", id: "field-spo2_scale" }),
-          h("span", {}, "SpO2 scale 2: documented hypercapnic respiratory failure (target 88 to 92 %)"),
+          h(
+            "span",
+            {},
+            "SpO2 scale 2: documented hypercapnic respiratory failure (target 88 to 92 %)",
+          ),
         ),
         errorSlot("spo2_scale"),
       ),
@@ -128,7 +143,10 @@ function buildForm() {
     radioGroup(
       "consciousness",
       "Consciousness (ACVPU)",
-      CONSCIOUSNESS_LEVELS.map((level) => ({ value: level.value, label: `${level.value}: ${level.label}` })),
+      CONSCIOUSNESS_LEVELS.map((level) => ({
+        value: level.value,
+        label: `${level.value}: ${level.label}`,
+      })),
       "group acvpu",
     ),
     h(
@@ -144,7 +162,12 @@ function buildForm() {
       h(
         "div",
         { class: "field", dataset: { field: "chief_complaint" } },
-        h("label", { for: "field-chief_complaint" }, "Chief complaint", h("span", { class: "optional" }, " (optional, at most 200 characters)")),
+        h(
+          "label",
+          { for: "field-chief_complaint" },
+          "Chief complaint",
+          h("span", { class: "optional" }, " (optional, at most 200 characters)"),
+        ),
         complaint,
         errorSlot("chief_complaint"),
       ),
@@ -169,7 +192,8 @@ function readForm(form) {
 /** Put each message next to its field; unknown fields go to the summary only. */
 function showErrors(form, errors) {
   for (const slot of form.querySelectorAll(".field-error")) slot.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  for (const input of form.querySelectorAll("[aria-invalid]"))
+    input.removeAttribute("aria-invalid");
   const summary = form.querySelector("#error-summary");
   const entries = Object.entries(errors);
   if (!entries.length) {
@@ -178,10 +202,28 @@ function showErrors(form, errors) {
   }
   const items = entries.map(([field, message]) => {
     const slot = form.querySelector(`#error-${CSS.escape(field)}`);
-    const input = form.querySelector(`#field-${CSS.escape(field)}`) || form.querySelector(`[name="${CSS.escape(field)}"]`);
+    const input =
+      form.querySelector(`#field-${CSS.escape(field)}`) ||
+      form.querySelector(`[name="${CSS.escape(field)}"]`);
     if (slot) slot.textContent = message;
     if (input) input.setAttribute("aria-invalid", "true");
-    return h("li", {}, input ? h("a", { href: `#field-${field}`, onclick: (event) => { event.preventDefault(); input.focus(); } }, message) : message);
+    return h(
+      "li",
+      {},
+      input
+        ? h(
+            "a",
+            {
+              href: `#field-${field}`,
+              onclick: (event) => {
+                event.preventDefault();
+                input.focus();
+              },
+            },
+            message,
+          )
+        : message,
+    );
   });
   replace(summary, h("h2", {}, "Check these fields"), h("ul", {}, items));
   summary.focus();
@@ -192,9 +234,23 @@ function resultView(patient, { onNew }) {
     "section",
     { class: "result", "aria-labelledby": "result-heading", dataset: { patientId: idOf(patient) } },
     h("h2", { id: "result-heading", tabindex: "-1" }, "Submitted"),
-    h("p", { class: "muted" }, `Patient ${idOf(patient)}, ${formatTime(patient.created_at)}, status ${patient.status || "incoming"}`),
-    h("div", { class: "panels" }, predictionPanel(patient), news2Panel(patient.news2), reasonsPanel(patient)),
-    h("button", { type: "button", class: "btn btn-primary btn-large", onclick: onNew }, "New patient"),
+    h(
+      "p",
+      { class: "muted" },
+      `Patient ${idOf(patient)}, ${formatTime(patient.created_at)}, status ${patient.status || "incoming"}`,
+    ),
+    h(
+      "div",
+      { class: "panels" },
+      predictionPanel(patient),
+      news2Panel(patient.news2),
+      reasonsPanel(patient),
+    ),
+    h(
+      "button",
+      { type: "button", class: "btn btn-primary btn-large", onclick: onNew },
+      "New patient",
+    ),
   );
 }
 
@@ -209,7 +265,11 @@ function queuedView(entry, { onNew }) {
       "No connection to the server. The submission is stored on this device and is sent " +
         "automatically when the connection returns. It will not be sent twice.",
     ),
-    h("button", { type: "button", class: "btn btn-primary btn-large", onclick: onNew }, "New patient"),
+    h(
+      "button",
+      { type: "button", class: "btn btn-primary btn-large", onclick: onNew },
+      "New patient",
+    ),
   );
 }
 
@@ -251,7 +311,11 @@ export function render(main, { user, showNotice }) {
   const showResult = (patient, polls = 0) => {
     replace(container, resultView(patient, { onNew: showForm }));
     if (polls === 0) focusHeading();
-    if (patient.prediction && patient.prediction.state === "pending" && polls < PENDING_POLL_LIMIT) {
+    if (
+      patient.prediction &&
+      patient.prediction.state === "pending" &&
+      polls < PENDING_POLL_LIMIT
+    ) {
       pollTimer = setTimeout(async () => {
         try {
           showResult(await api.get(`/patients/${encodeURIComponent(idOf(patient))}`), polls + 1);

@@ -6,7 +6,13 @@ import { formatTime, h, replace } from "../dom.js";
 const ROLES = ["PARAMEDIC", "DOCTOR", "ADMIN"];
 
 function field(id, label, input) {
-  return h("div", { class: "field" }, h("label", { for: id }, label), input, h("p", { class: "field-error", id: `${id}-error` }));
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: id }, label),
+    input,
+    h("p", { class: "field-error", id: `${id}-error` }),
+  );
 }
 
 export function render(main, { user, showNotice }) {
@@ -15,9 +21,25 @@ export function render(main, { user, showNotice }) {
 
   const inputs = {
     email: h("input", { id: "new-email", type: "email", autocomplete: "off", required: true }),
-    name: h("input", { id: "new-name", type: "text", autocomplete: "off", required: true, maxlength: 200 }),
-    role: h("select", { id: "new-role" }, ROLES.map((role) => h("option", { value: role }, role))),
-    password: h("input", { id: "new-password", type: "password", autocomplete: "new-password", minlength: 12, required: true }),
+    name: h("input", {
+      id: "new-name",
+      type: "text",
+      autocomplete: "off",
+      required: true,
+      maxlength: 200,
+    }),
+    role: h(
+      "select",
+      { id: "new-role" },
+      ROLES.map((role) => h("option", { value: role }, role)),
+    ),
+    password: h("input", {
+      id: "new-password",
+      type: "password",
+      autocomplete: "new-password",
+      minlength: 12,
+      required: true,
+    }),
   };
 
   const clearErrors = () => {
@@ -85,7 +107,25 @@ export function render(main, { user, showNotice }) {
       { dataset: { userId: id, email: item.email } },
       h("td", { "data-label": "Email" }, item.email),
       h("td", { "data-label": "Name" }, item.name),
-      h("td", { "data-label": "Role" }, h("div", { class: "inline-form" }, roleSelect, h("button", { type: "button", class: "btn btn-small", disabled: isSelf, onclick: () => update(item, { role: roleSelect.value }, "Role changed") }, "Change role"))),
+      h(
+        "td",
+        { "data-label": "Role" },
+        h(
+          "div",
+          { class: "inline-form" },
+          roleSelect,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn btn-small",
+              disabled: isSelf,
+              onclick: () => update(item, { role: roleSelect.value }, "Role changed"),
+            },
+            "Change role",
+          ),
+        ),
+      ),
       h("td", { "data-label": "State" }, active ? "active" : "deactivated"),
       h("td", { "data-label": "Created" }, formatTime(item.created_at)),
       h(
@@ -94,8 +134,24 @@ export function render(main, { user, showNotice }) {
         isSelf
           ? h("span", { class: "muted" }, "you")
           : active
-            ? h("button", { type: "button", class: "btn btn-small btn-danger", onclick: () => update(item, { active: false }, "Deactivated") }, "Deactivate")
-            : h("button", { type: "button", class: "btn btn-small", onclick: () => update(item, { active: true }, "Reactivated") }, "Reactivate"),
+            ? h(
+                "button",
+                {
+                  type: "button",
+                  class: "btn btn-small btn-danger",
+                  onclick: () => update(item, { active: false }, "Deactivated"),
+                },
+                "Deactivate",
+              )
+            : h(
+                "button",
+                {
+                  type: "button",
+                  class: "btn btn-small",
+                  onclick: () => update(item, { active: true }, "Reactivated"),
+                },
+                "Reactivate",
+              ),
       ),
     );
   };
@@ -113,7 +169,17 @@ export function render(main, { user, showNotice }) {
             "table",
             { class: "data table-cards", dataset: { testid: "users" } },
             h("caption", {}, `${users.length} users`),
-            h("thead", {}, h("tr", {}, ["Email", "Name", "Role", "State", "Created", ""].map((title) => h("th", { scope: "col" }, title)))),
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["Email", "Name", "Role", "State", "Created", ""].map((title) =>
+                  h("th", { scope: "col" }, title),
+                ),
+              ),
+            ),
             h("tbody", {}, users.map(row)),
           ),
         ),

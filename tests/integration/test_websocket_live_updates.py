@@ -1,16 +1,15 @@
 """Live board updates end to end: HTTP submission -> SQS -> notify -> websocket.
 
-Real components only: nx-27017 over a socket, the moto server for SQS, the gateway
-process (``infra.local.serve``) with the real Chalice app on uvicorn and the SQS
-event source that runs the notify function inside it, and ``websockets`` clients.
-The prediction function is not running, so submitted patients stay ``pending``;
-the critical-alert test scores a stored patient the way ``rescore_pending`` does.
+Runs on the shared ``stack`` fixture: nx-27017, the moto server, the prediction
+function under the Runtime Interface Emulator and the gateway process with the real
+Chalice app and the SQS event source that runs the notify function. Clients are
+``websockets`` connections; predictions are real, so a critical patient comes from
+a real cohort row that the model scores as critical.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,36 +21,26 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from pymongo import MongoClient
 from pymongo.database import Database
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from infra.local.aws_resources import EVENTS_QUEUE, create_resources
+from infra.local.aws_resources import EVENTS_QUEUE
 from infra.local.event_source import load_handler
 from infra.local.lambda_context import LocalLambdaContext
-from infra.local.services import (
-    ChildProcess,
-    environ_with,
-    find_free_port,
-    http_probe,
-    start_process,
-    stop_process,
-    tcp_probe,
-    wait_until_healthy,
-)
-from tests.integration.roles_helpers import Account, login, submit
-from triage_core import auth, connections, events, patients, storage
-from triage_core.schemas import UserCreate
+from infra.local.stack import StackInfo
+from tests.integration.roles_helpers import Account, create_account, login, submit
+from triage_core import auth, connections, events, storage
 from triage_core.settings import reset_settings
-from triage_core.users import create_user
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
-REGION = "us-east-1"
-JWT_KEY = secrets.token_urlsafe(48)
+# A row of the Danish validation cohort that the shipped model scores as
+# critical (probability 0.135 against a cut-off of 0.0681).
+CRITICAL_ROW = 1
+# Rows the shipped model scores below critical, one per test that submits.
+ROWS = {"board_b": 2, "board_a": 3, "watched": 4, "other": 5, "gone": 7, "dlq": 8}
 
 
 def _load_notify() -> Any:
@@ -80,146 +69,57 @@ def _clear_process_caches(notify: Any | None) -> None:
         notify.management_client.cache_clear()
 
 
-def _account(api_url: str, db: Database, role: str, label: str) -> Account:
-    password = secrets.token_urlsafe(16)
-    email = f"{label}@hospital.example"
-    create_user(
-        db,
-        UserCreate(email=email, name=label, role=role, password=password),
-        created_by=None,
-    )
-    tokens = login(api_url, email, password)
-    return Account(role, tokens["user"], tokens["access_token"], password)
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    tmp = tmp_path_factory.mktemp("live")
-    mongo_port, moto_port, gateway_port = (find_free_port() for _ in range(3))
-    children: list[ChildProcess] = []
+def live(stack: StackInfo) -> Iterator[LiveStack]:
+    """Give this module the stack's settings, three clinicians and a fast queue.
+
+    The events queue's visibility timeout drops to one second while this module
+    runs, so a failed message returns to the event source quickly; the queue
+    attribute decides, as it does for a Lambda event source mapping.
+    """
     notify = None
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.moto_endpoint,
+        region_name=stack.app_env["AWS_DEFAULT_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sqs.set_queue_attributes(
+        QueueUrl=stack.events_queue_url, Attributes={"VisibilityTimeout": "1"}
+    )
     with pytest.MonkeyPatch.context() as monkeypatch:
         try:
-            children.append(
-                start_process(
-                    "nx-27017",
-                    [
-                        str(VENV_BIN / "nx-27017"),
-                        "--data-dir",
-                        str(tmp / "mongo"),
-                        "--host",
-                        "127.0.0.1",
-                        "-p",
-                        str(mongo_port),
-                        "--log-file",
-                        str(tmp / "mongo.log"),
-                        "--pid-file",
-                        str(tmp / "mongo.pid"),
-                    ],
-                    tmp / "mongo.out",
-                )
-            )
-            children.append(
-                start_process(
-                    "moto",
-                    [
-                        str(VENV_BIN / "moto_server"),
-                        "-H",
-                        "127.0.0.1",
-                        "-p",
-                        str(moto_port),
-                    ],
-                    tmp / "moto.log",
-                )
-            )
-            (tmp / "mongo").mkdir(exist_ok=True)
-            wait_until_healthy("nx-27017", tcp_probe(mongo_port), 20, children[0])
-            moto_url = f"http://127.0.0.1:{moto_port}"
-            wait_until_healthy(
-                "moto", http_probe(moto_url + "/moto-api/"), 20, children[1]
-            )
-            resources = create_resources(moto_url, REGION, JWT_KEY)
-            # One second instead of a minute, so a failed message comes back to
-            # the gateway's event source quickly. The queue attribute decides, as
-            # it does for a Lambda event source mapping.
-            boto3.client(
-                "sqs",
-                endpoint_url=moto_url,
-                region_name=REGION,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            ).set_queue_attributes(
-                QueueUrl=resources.events_queue_url,
-                Attributes={"VisibilityTimeout": "1"},
-            )
-            gateway_url = f"http://127.0.0.1:{gateway_port}"
-            settings = {
-                "MONGODB_URI": f"mongodb://127.0.0.1:{mongo_port}",
-                "MONGODB_DB": "triage_live",
-                "JWT_SECRET": JWT_KEY,
-                "EVENTS_QUEUE_URL": resources.events_queue_url,
-                "WEBSOCKET_MANAGEMENT_URL": f"{gateway_url}/local",
-                "PREDICT_TIMEOUT_SECONDS": "1",
-                "AWS_ENDPOINT_URL": moto_url,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": REGION,
-                "POWERTOOLS_METRICS_NAMESPACE": "TriagePlatform",
-            }
-            for name, value in settings.items():
+            for name, value in stack.app_env.items():
                 monkeypatch.setenv(name, value)
-            children.append(
-                start_process(
-                    "gateway",
-                    [
-                        str(VENV_BIN / "python"),
-                        "-m",
-                        "infra.local.serve",
-                        "--port",
-                        str(gateway_port),
-                    ],
-                    tmp / "gateway.log",
-                    env=environ_with(
-                        {
-                            **settings,
-                            "PYTHONPATH": (
-                                f"{REPO}/layers/triage_core:{REPO}/functions/api:{REPO}"
-                            ),
-                        }
-                    ),
-                    cwd=REPO,
-                )
-            )
-            wait_until_healthy(
-                "gateway",
-                http_probe(gateway_url + "/api/openapi.json"),
-                30,
-                children[2],
-            )
+            monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
             notify = _load_notify()
             _clear_process_caches(notify)
-            db = MongoClient(settings["MONGODB_URI"], tz_aware=True)[
-                settings["MONGODB_DB"]
-            ]
-            api_url = gateway_url + "/api"
+            tokens = login(stack.api_url, stack.admin_email, stack.admin_password)
+            admin = Account("ADMIN", tokens["user"], tokens["access_token"], "")
             accounts = {
-                "DOCTOR": _account(api_url, db, "DOCTOR", "doctor"),
-                "MEDIC_A": _account(api_url, db, "PARAMEDIC", "medic-a"),
-                "MEDIC_B": _account(api_url, db, "PARAMEDIC", "medic-b"),
+                "DOCTOR": create_account(stack.api_url, admin, "DOCTOR", "ws-doctor"),
+                "MEDIC_A": create_account(
+                    stack.api_url, admin, "PARAMEDIC", "ws-medic-a"
+                ),
+                "MEDIC_B": create_account(
+                    stack.api_url, admin, "PARAMEDIC", "ws-medic-b"
+                ),
             }
-            sqs = boto3.client("sqs")
             yield LiveStack(
-                api_url=api_url,
-                ws_url=gateway_url.replace("http", "ws") + "/ws",
-                db=db,
+                api_url=stack.api_url,
+                ws_url=stack.websocket_url,
+                db=stack.db(),
                 sqs=sqs,
-                queue_url=resources.events_queue_url,
-                dead_letter_queue_url=resources.dead_letter_queue_url,
+                queue_url=stack.events_queue_url,
+                dead_letter_queue_url=stack.dead_letter_queue_url,
                 accounts=accounts,
             )
         finally:
-            for child in reversed(children):
-                stop_process(child)
+            sqs.set_queue_attributes(
+                QueueUrl=stack.events_queue_url,
+                Attributes={"VisibilityTimeout": str(EVENTS_QUEUE.visibility_timeout)},
+            )
             _clear_process_caches(notify)
 
 
@@ -344,7 +244,7 @@ def test_board_updates_follow_roles(live: LiveStack) -> None:
         for client in (doctor_ws, medic_a_ws, medic_b_ws):
             assert _subscribe(client, channel="board")["type"] == "subscribed"
 
-        patient_b = submit(live.api_url, medic_b, row_index=2)
+        patient_b = submit(live.api_url, medic_b, row_index=ROWS["board_b"])
         doctor_seen = _receive_until(
             doctor_ws, _about(patient_b["id"], "patient.created")
         )
@@ -357,7 +257,7 @@ def test_board_updates_follow_roles(live: LiveStack) -> None:
         )
         assert set(doctor_seen[-1]) == {"type", "patient"}
 
-        patient_a = submit(live.api_url, medic_a, row_index=3)
+        patient_a = submit(live.api_url, medic_a, row_index=ROWS["board_a"])
         medic_a_seen = _receive_until(
             medic_a_ws, _about(patient_a["id"], "patient.created")
         )
@@ -369,8 +269,8 @@ def test_board_updates_follow_roles(live: LiveStack) -> None:
 
 def test_patient_channel_gets_that_patient(live: LiveStack) -> None:
     doctor, medic_a = live.accounts["DOCTOR"], live.accounts["MEDIC_A"]
-    watched = submit(live.api_url, medic_a, row_index=4)
-    other = submit(live.api_url, medic_a, row_index=5)
+    watched = submit(live.api_url, medic_a, row_index=ROWS["watched"])
+    other = submit(live.api_url, medic_a, row_index=ROWS["other"])
     with _connect(live, doctor) as doctor_ws:
         reply = _subscribe(doctor_ws, channel="patient", patient_id=watched["id"])
         assert reply == {
@@ -395,35 +295,29 @@ def test_critical_patient_raises_alert(live: LiveStack) -> None:
     doctor, medic_a, medic_b = (
         live.accounts[name] for name in ("DOCTOR", "MEDIC_A", "MEDIC_B")
     )
-    patient = submit(live.api_url, medic_a, row_index=6)
     with (
         _connect(live, doctor) as doctor_ws,
+        _connect(live, medic_a) as medic_a_ws,
         _connect(live, medic_b) as medic_b_ws,
     ):
         _subscribe(doctor_ws, channel="board")
-        _subscribe(medic_b_ws, channel="patient", patient_id=patient["id"])
-        scored = patients.store_prediction(
-            live.db,
-            patient["id"],
-            {
-                "probability": 0.62,
-                "risk_level": "critical",
-                "model_version": "xgb-test",
-                "reasons": [],
-                "warnings": [],
-            },
-        )
-        assert events.publish_patient_event(
-            events.PATIENT_UPDATED, scored, newly_scored=True
-        )
+        _subscribe(medic_a_ws, channel="board")
+        _subscribe(medic_b_ws, channel="board")
+        patient = submit(live.api_url, medic_a, row_index=CRITICAL_ROW)
+        assert patient["prediction"]["risk_level"] == "critical"
         seen = _receive_until(doctor_ws, _about(patient["id"], "alert.critical"))
-        # Medic B subscribed to the patient but may not see another medic's patient.
+        medic_a_seen = _receive_until(
+            medic_a_ws, _about(patient["id"], "alert.critical")
+        )
+        # Medic B may not see another medic's patient, so his next message is
+        # the error reply to this invalid request.
         medic_b_ws.send("ping")
         medic_b_reply = json.loads(medic_b_ws.recv(timeout=10))
     kinds = [m["type"] for m in seen if m["patient"]["id"] == patient["id"]]
-    assert kinds == ["patient.updated", "alert.critical"]
+    assert kinds == ["patient.created", "alert.critical"]
     assert seen[-1]["patient"]["risk_level"] == "critical"
-    assert seen[-1]["patient"]["probability"] == 0.62
+    assert seen[-1]["patient"]["probability"] == patient["prediction"]["probability"]
+    assert [m["type"] for m in medic_a_seen] == ["patient.created", "alert.critical"]
     assert medic_b_reply["type"] == "error"
 
 
@@ -440,7 +334,7 @@ def test_gone_connection_removed_after_send(live: LiveStack) -> None:
     live.db.connections.insert_one(stale)
     with _connect(live, doctor) as doctor_ws:
         _subscribe(doctor_ws, channel="board")
-        patient = submit(live.api_url, medic_a, row_index=7)
+        patient = submit(live.api_url, medic_a, row_index=ROWS["gone"])
         _receive_until(doctor_ws, _about(patient["id"], "patient.created"))
         _wait_for(lambda: live.db.connections.find_one({"_id": stale["_id"]}) is None)
 
@@ -452,7 +346,7 @@ def test_poison_message_lands_in_dlq(live: LiveStack) -> None:
     )["MessageId"]
     with _connect(live, doctor) as doctor_ws:
         _subscribe(doctor_ws, channel="board")
-        patient = submit(live.api_url, medic_a, row_index=8)
+        patient = submit(live.api_url, medic_a, row_index=ROWS["dlq"])
         _receive_until(doctor_ws, _about(patient["id"], "patient.created"))
 
     dead: list[dict[str, Any]] = []
@@ -495,7 +389,7 @@ def test_notify_reports_only_bad_record(live: LiveStack) -> None:
             "md5OfBody": "",
             "eventSource": "aws:sqs",
             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
-            "awsRegion": REGION,
+            "awsRegion": "eu-north-1",
         }
         for message_id, body in (("good-1", json.dumps(good)), ("bad-1", "{oops"))
     ]

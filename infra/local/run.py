@@ -18,13 +18,16 @@ from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.table import Table
 
 from infra.local.services import StartupError
 from infra.local.stack import REPO_ROOT, EmbeddedStack, StackConfig, StackInfo
 
 logger = logging.getLogger(__name__)
-console = Console()
+# Bound to the terminal now: in-process, the stack later points sys.stdout at
+# the gateway log so that the app's own output lands there.
+console = Console(file=sys.stdout)
 
 
 def _print_ready(info: StackInfo, seconds: float) -> None:
@@ -56,6 +59,18 @@ def _print_ready(info: StackInfo, seconds: float) -> None:
     )
 
 
+def _configure_logging(log_file: Path) -> None:
+    """Log INFO and up to ``log_file``; warnings and errors also to the terminal."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(log_file)
+    file_handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    console_handler = RichHandler(console=console, show_path=False)
+    console_handler.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, handlers=[file_handler, console_handler])
+
+
 def _shown_marker(password_file: Path) -> Path:
     """Return the file whose presence means the password was printed once."""
     return password_file.with_name(password_file.name + ".shown")
@@ -63,11 +78,8 @@ def _shown_marker(password_file: Path) -> Path:
 
 def main() -> int:
     started = time.monotonic()
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     var_dir = Path(os.environ.get("TRIAGE_VAR_DIR", REPO_ROOT / "var"))
+    _configure_logging(var_dir / "log" / "gateway.log")
     config = StackConfig.from_environ(var_dir)
     stop_requested = threading.Event()
 

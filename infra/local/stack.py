@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pymongo
 from pymongo.database import Database
@@ -139,6 +139,8 @@ class EmbeddedStack:
         self.children: list[ChildProcess] = []
         self._rie: Any = None
         self._gateway_server: Any = None
+        self._gateway_log: IO[str] | None = None
+        self._saved_stdout: IO[str] = sys.stdout
         self._progress = progress or (lambda component, status: None)
         self.var_dir = config.var_dir.resolve()
         self.log_dir = self.var_dir / "log"
@@ -345,6 +347,12 @@ class EmbeddedStack:
             for name in AWS_VARIABLES_TO_DROP:
                 os.environ.pop(name, None)
             os.environ.update(app_env)
+            # The app prints its logs and metrics (Powertools, Chalice) to
+            # sys.stdout, as Lambda expects; in-process they go to the log file
+            # so the runner's terminal shows only its own status lines.
+            self._gateway_log = open(self.log_dir / "gateway.log", "a", buffering=1)  # noqa: SIM115
+            self._saved_stdout = sys.stdout
+            sys.stdout = self._gateway_log
             gateway = serve.build_gateway(serve.load_app(self.config.gateway_app), port)
             self._gateway_server = serve.GatewayServer(gateway, port)
             self._gateway_server.start_in_thread()
@@ -383,6 +391,10 @@ class EmbeddedStack:
         if self._gateway_server is not None:
             self._gateway_server.stop()
             self._gateway_server = None
+        if self._gateway_log is not None:
+            sys.stdout = self._saved_stdout
+            self._gateway_log.close()
+            self._gateway_log = None
         gateway = self._child("gateway")
         if gateway is not None:
             services.stop_process(gateway)

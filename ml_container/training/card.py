@@ -164,6 +164,8 @@ def write_card(
             "(15 alert, else 3 points) in 2010 and absent in 2013. Triage is the",
             "nurses' colour (Danish) or KTAS_RN (Korea) as an ordinal score, on the",
             "rows where it was recorded. CIs come from 1,000 bootstrap resamples.",
+            "For KTAS any admission the Brier score compares ICU probabilities with",
+            "admissions, so it measures the outcome mismatch, not calibration.",
         ),
         "\n".join(_auroc_table(evaluation)),
         "Rows with all six inputs recorded, the only kind the API sends:",

@@ -17,8 +17,22 @@ const acknowledged = new Set();
 function unlockAudio() {
   const AudioContextClass = window.AudioContext || window.webkitAudioContext;
   if (!AudioContextClass) return;
+  if (soundEnabled()) return;
   if (!audioContext) audioContext = new AudioContextClass();
-  if (audioContext.state === "suspended") audioContext.resume().catch(() => {});
+  // Re-render only when sound turns on: a re-render on every key press would move
+  // the keyboard focus away from the Acknowledge button.
+  const showState = () => {
+    if (soundEnabled()) render();
+  };
+  if (audioContext.state === "suspended") {
+    audioContext.resume().then(showState, () => {});
+  } else {
+    showState();
+  }
+}
+
+function soundEnabled() {
+  return audioContext !== null && audioContext.state === "running";
 }
 
 function beep() {
@@ -51,7 +65,8 @@ function render() {
       h(
         "span",
         {},
-        ` ICU risk ${percent(probabilityOf(patient))}, ${vitals.age ?? "?"} y ${vitals.sex ?? ""}${complaint}. `,
+        ` ICU risk ${percent(probabilityOf(patient))}, ` +
+          `${vitals.age ?? "?"} y ${vitals.sex ?? ""}${complaint}. `,
       ),
       h("a", { href: `#/patients/${encodeURIComponent(id)}` }, "Open patient"),
       h(
@@ -59,6 +74,13 @@ function render() {
         { type: "button", class: "btn btn-danger", onclick: () => acknowledge(id) },
         "Acknowledge",
       ),
+      soundEnabled()
+        ? null
+        : h(
+            "span",
+            { class: "sound-off", dataset: { testid: "sound-off" } },
+            "Sound is off until you click or press a key on this page.",
+          ),
     );
   });
   replace(container, items);

@@ -58,6 +58,8 @@ def test_critical_patient_raises_alert_until_acknowledged(
     expect(alert).to_contain_text("CRITICAL patient")
     expect(alert).to_contain_text("70 y male")
     assert int(board.evaluate("document.body.dataset.beeps")) >= 1
+    # The login click created the AudioContext, so the beep is audible.
+    expect(alert.get_by_test_id("sound-off")).to_have_count(0)
     row = board.locator(f"li[data-patient-id={patient_id}]")
     expect(row).to_have_attribute("data-risk", "critical")
     expect(board.locator("ul.board-list li").first).to_have_attribute(

@@ -23,7 +23,7 @@ class QueueSpec:
     """A queue with its dead-letter queue.
 
     ``visibility_timeout`` is the seconds a received message stays hidden, so it
-    must exceed the consuming function's run time; ``max_receive_count`` is the
+    must exceed the consuming function's run time. ``max_receive_count`` is the
     number of receives before SQS moves a message to the dead-letter queue.
     """
 

@@ -49,7 +49,7 @@ Hook = Callable[[], Awaitable[None]]
 
 
 class WebsocketHandlers(Protocol):
-    """What the gateway needs from ``infra.local.websocket_gateway``."""
+    """Interface the gateway expects from ``infra.local.websocket_gateway``."""
 
     async def handle_websocket(
         self, scope: Scope, receive: Receive, send: Send
@@ -190,15 +190,16 @@ class LocalGateway:
             return
         route = self.routes.match(path)
         if route is None:
-            # API Gateway REST answers an unknown path with 403 "Missing
-            # Authentication Token"; locally the gateway says 404, which is what
-            # the path really is.
+            # API Gateway REST returns 403 "Missing Authentication Token" for an
+            # unknown path. Locally the gateway returns 404, the accurate status.
             await _send_json(send, 404, {"message": "Not Found"})
             return
         request = HttpRequest(
             method=scope["method"],
             path=path,
             query_string=scope.get("query_string", b""),
+            # ASGI servers lower-case header names, while API Gateway keeps the
+            # client's spelling; Chalice looks headers up case-insensitively.
             headers=[
                 (name.decode("latin-1"), value.decode("latin-1"))
                 for name, value in scope["headers"]
@@ -274,7 +275,7 @@ class LocalGateway:
             return _json_response(504, {"message": "Endpoint request timed out"})
         except Exception:
             logger.exception(
-                "api handler raised (request %s)", event["requestContext"]["requestId"]
+                "api handler failed (request %s)", event["requestContext"]["requestId"]
             )
             return _json_response(502, {"message": "Internal server error"})
         try:

@@ -46,8 +46,8 @@ class LocalLambdaContext:
     def log_stream_name(self) -> str:
         return f"local/{self.aws_request_id}"
 
-    # Chalice and Powertools never read these; they exist so that code written
-    # against the real runtime does not fail with AttributeError.
+    # Locally there is no Cognito identity or mobile client context; the
+    # attributes exist so code that reads them gets None, as in most invocations.
     identity: None = None
     client_context: None = None
 

@@ -20,8 +20,8 @@ def start_nx_27017(
 
     ``--data-dir`` matters: the single-file default puts every database in one
     SQLite file, so two databases with the same collection names would mix.
-    The server writes its log to ``log_dir/mongo.log`` and copies it to stderr;
-    only stderr carries tracebacks (a taken port, for one), so the returned
+    The server writes its log to ``log_dir/mongo.log`` and copies it to stderr.
+    Tracebacks (a taken port, for one) go only to stderr, so the returned
     child's log is ``log_dir/mongo-stderr.log``.
     """
     pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +49,7 @@ def start_nx_27017(
 
 
 def ping_probe(uri: str) -> Callable[[], bool]:
-    """Return a probe that is true once the server at ``uri`` answers ``ping``."""
+    """Return a probe that is true once the server at ``uri`` responds to ping."""
 
     def probe() -> bool:
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(

@@ -208,7 +208,7 @@ def parse_proxy_result(result: Any) -> ProxyResponse:
     """Decode ``{statusCode, headers, multiValueHeaders, body, isBase64Encoded}``.
 
     Raises InvalidProxyResponse for a result without an integer status code or
-    with a body that is not a string, the cases where API Gateway answers 502
+    with a body that is not a string, the cases where API Gateway returns 502
     "Malformed Lambda proxy response".
     """
     if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):

@@ -1,7 +1,7 @@
 """Post validation-cohort patients through the API and score the stored risks.
 
 ``python -m infra.local.replay --rows N [--url URL]`` logs in (as the bootstrap
-admin unless ``--email``/``--password`` say otherwise), posts the first N usable
+admin unless ``--email`` and ``--password`` are given), posts the first N usable
 rows of the Danish 2013 validation cohort to ``POST /patients`` and prints the
 AUROC of the stored model probability and of the stored NEWS2 total against ICU
 admission (``ev_intensiv``), both on the same rows.
@@ -35,12 +35,12 @@ console = Console()
 
 
 class ReplayError(RuntimeError):
-    """Login failed or the API cannot be reached; the message says which."""
+    """Login failed or the API is unreachable; the message names the cause."""
 
 
 @dataclass
 class ReplayResult:
-    """What one replay posted, skipped and measured."""
+    """Counts and scores of one replay run."""
 
     posted: int = 0
     skips: SkipCounts = field(default_factory=SkipCounts)

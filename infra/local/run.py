@@ -86,7 +86,8 @@ def main() -> int:
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         console.print(f"\n{signal.Signals(signum).name} received, stopping...")
         stop_requested.set()
-        # A second signal during start-up aborts the waits at once.
+        # Raising also breaks out of a start-up wait, and start() then stops
+        # whatever it had started.
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, request_stop)

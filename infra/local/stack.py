@@ -39,7 +39,7 @@ Progress = Callable[[str, str], None]
 
 @dataclass
 class StackConfig:
-    """Where the stack keeps its data and which loopback ports it uses.
+    """Data directory, loopback ports and credentials of an embedded stack.
 
     ``mongodb_uri`` set means an external MongoDB is used and nx-27017 is not
     started. ``gateway_in_process`` False runs the gateway as a child process.
@@ -348,7 +348,7 @@ class EmbeddedStack:
                 os.environ.pop(name, None)
             os.environ.update(app_env)
             # The app prints its logs and metrics (Powertools, Chalice) to
-            # sys.stdout, as Lambda expects; in-process they go to the log file
+            # sys.stdout, as Lambda expects. In-process they go to the log file,
             # so the runner's terminal shows only its own status lines.
             self._gateway_log = open(self.log_dir / "gateway.log", "a", buffering=1)  # noqa: SIM115
             self._saved_stdout = sys.stdout

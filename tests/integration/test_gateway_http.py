@@ -80,6 +80,7 @@ def test_event_has_rest_proxy_shape(gateway_url: str) -> None:
         timeout=5,
     )
     assert response.status_code == 200
+
     event = response.json()["event"]
     assert event["resource"] == "/patients"
     assert event["path"] == "/patients"
@@ -95,6 +96,7 @@ def test_event_has_rest_proxy_shape(gateway_url: str) -> None:
     assert event["stageVariables"] is None
     assert event["body"] is None
     assert event["isBase64Encoded"] is False
+
     context = event["requestContext"]
     assert context["stage"] == "local"
     assert context["resourcePath"] == "/patients"

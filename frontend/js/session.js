@@ -54,10 +54,11 @@ export function store(tokens, reason) {
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token || (state && state.refreshToken),
     accessExpiresAt: now + Number(tokens.expires_in || 900) * 1000,
-    // The login response does not carry the refresh lifetime; 12 hours is the
-    // server default, and a refresh rejected earlier still ends the session.
+    // Responses do not carry the refresh-token lifetime, so the client assumes the
+    // server default (REFRESH_TOKEN_TTL_SECONDS, 12 hours) for each new refresh
+    // token. A refresh the server rejects earlier still ends the session.
     refreshExpiresAt:
-      reason === "refresh" && state ? state.refreshExpiresAt : now + 12 * 3600 * 1000,
+      tokens.refresh_token || !state ? now + 12 * 3600 * 1000 : state.refreshExpiresAt,
     user: tokens.user || (state && state.user),
   };
   save();

@@ -170,17 +170,28 @@ def test_localstack_init_script_mounted(services: dict[str, Any]) -> None:
 
 
 def test_localstack_init_names_match_embedded_mode() -> None:
-    script = (REPO / "infra/localstack/init/ready.d/init.sh").read_text()
+    from infra.local.aws_resources import (  # noqa: PLC0415 - the embedded settings
+        EVENTS_QUEUE,
+        JWT_SECRET_NAME,
+        RESCORE_QUEUE,
+    )
 
-    for line in (
-        'EVENTS_QUEUE_NAME="triage-patient-events"',
-        'DEAD_LETTER_QUEUE_NAME="triage-patient-events-dlq"',
-        'JWT_SECRET_NAME="triage/jwt-signing-key"',
-        "MAX_RECEIVE_COUNT=3",
-        'RESCORE_QUEUE_NAME="triage-rescore"',
+    script = (REPO / "infra/localstack/init/ready.d/init.sh").read_text()
+    expected = [
+        f'EVENTS_QUEUE_NAME="{EVENTS_QUEUE.name}"',
+        f'DEAD_LETTER_QUEUE_NAME="{EVENTS_QUEUE.dead_letter_name}"',
+        f"MAX_RECEIVE_COUNT={EVENTS_QUEUE.max_receive_count}",
+        f"VISIBILITY_TIMEOUT_SECONDS={EVENTS_QUEUE.visibility_timeout}",
+        f'RESCORE_QUEUE_NAME="{RESCORE_QUEUE.name}"',
+        f'RESCORE_DEAD_LETTER_QUEUE_NAME="{RESCORE_QUEUE.dead_letter_name}"',
+        f"RESCORE_MAX_RECEIVE_COUNT={RESCORE_QUEUE.max_receive_count}",
+        f"RESCORE_VISIBILITY_TIMEOUT_SECONDS={RESCORE_QUEUE.visibility_timeout}",
+        f'JWT_SECRET_NAME="{JWT_SECRET_NAME}"',
         'MONGODB_URI_SECRET_NAME="triage/mongodb-uri"',
-    ):
-        assert line in script, line
+    ]
+
+    for line in expected:
+        assert line in script.splitlines(), line
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

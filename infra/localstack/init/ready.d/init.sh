@@ -3,8 +3,8 @@
 # events and rescore queues with their dead-letter queues, and two Secrets Manager
 # secrets. LocalStack runs this once it is ready. The last step writes a marker file
 # that the compose health check waits for, so the api service starts only after
-# every resource exists. The events queue and JWT secret have the names that
-# infra/local/aws_resources.py gives them in embedded mode.
+# every resource exists. Queue names, redrive counts, visibility timeouts and the
+# JWT secret name equal those of infra/local/aws_resources.py (embedded mode).
 set -euo pipefail
 
 EVENTS_QUEUE_NAME="triage-patient-events"

@@ -6,13 +6,13 @@ import uuid
 from datetime import UTC, datetime, time
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from triage_core.access import OPEN_STATUSES, check_transition, patient_scope
 from triage_core.errors import Conflict, NotFound, ValidationFailed
 from triage_core.news2 import score_news2
 from triage_core.schemas import PatientQuery, PatientVitals, Role
+from triage_core.storage import WriteConflict, modify
 
 PENDING = "pending"
 SCORED = "scored"
@@ -44,6 +44,7 @@ def build_patient(
         "history": [],
         "created_at": now,
         "updated_at": now,
+        "version": 0,
     }
 
 
@@ -66,36 +67,47 @@ def store_prediction(
 ) -> dict[str, Any] | None:
     """Save a score on a patient that is still pending; return the updated document.
 
-    Returns None when another writer scored the patient first, so a retry never
-    overwrites a newer score.
+    Returns None when the patient is gone or another writer scored it first, so a
+    retry never overwrites a newer score.
     """
-    current = db.patients.find_one({"_id": patient_id}, {"prediction.attempts": 1})
-    attempts = int(((current or {}).get("prediction") or {}).get("attempts", 0)) + 1
-    fields = prediction_fields(result, attempts)
-    return db.patients.find_one_and_update(
-        {"_id": patient_id, "prediction.state": PENDING},
-        {
-            "$set": {
-                "prediction": fields,
-                "risk_sort": fields["probability"],
-                "updated_at": datetime.now(UTC),
-            }
-        },
-        return_document=ReturnDocument.AFTER,
-    )
+    scored: list[bool] = []
+
+    def apply(doc: dict[str, Any]) -> dict[str, Any] | None:
+        previous = doc.get("prediction") or {}
+        if previous.get("state") != PENDING:
+            return None
+        fields = prediction_fields(result, int(previous.get("attempts", 0)) + 1)
+        doc["prediction"] = fields
+        doc["risk_sort"] = fields["probability"]
+        doc["updated_at"] = datetime.now(UTC)
+        scored.append(True)
+        return doc
+
+    updated = _modify(db, patient_id, apply)
+    return updated if scored else None
 
 
 def record_failed_attempt(db: Database, patient_id: str, reason: str) -> None:
-    db.patients.update_one(
-        {"_id": patient_id, "prediction.state": PENDING},
-        {
-            "$inc": {"prediction.attempts": 1},
-            "$set": {
-                "prediction.last_error": reason[:200],
-                "prediction.last_attempt_at": datetime.now(UTC),
-            },
-        },
-    )
+    def apply(doc: dict[str, Any]) -> dict[str, Any] | None:
+        prediction = doc.get("prediction") or {}
+        if prediction.get("state") != PENDING:
+            return None
+        prediction["attempts"] = int(prediction.get("attempts", 0)) + 1
+        prediction["last_error"] = reason[:200]
+        prediction["last_attempt_at"] = datetime.now(UTC)
+        doc["prediction"] = prediction
+        return doc
+
+    _modify(db, patient_id, apply)
+
+
+def _modify(db: Database, patient_id: str, apply: Any) -> dict[str, Any] | None:
+    try:
+        return modify(db.patients, patient_id, apply)
+    except WriteConflict:
+        raise Conflict(
+            "the patient is being changed by others; reload and retry"
+        ) from None
 
 
 def insert_patient(db: Database, doc: dict[str, Any]) -> None:
@@ -199,20 +211,9 @@ def add_note(
         "text": text,
         "created_at": datetime.now(UTC),
     }
-    updated = db.patients.find_one_and_update(
-        {"_id": patient["_id"]},
-        {
-            "$push": {
-                "notes": note,
-                "history": _history(by, "notes", None, note["id"]),
-            },
-            "$set": {"updated_at": datetime.now(UTC)},
-        },
-        return_document=ReturnDocument.AFTER,
+    return _update(
+        db, patient, {}, _history(by, "notes", None, note["id"]), {}, note=note
     )
-    if updated is None:
-        raise NotFound(f"patient {patient['_id']} not found", field="id")
-    return updated
 
 
 def _update(
@@ -221,18 +222,27 @@ def _update(
     changes: dict[str, Any],
     history: dict[str, Any],
     expected: dict[str, Any],
+    note: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Apply a change only if the record still has the value it was read with."""
-    updated = db.patients.find_one_and_update(
-        {"_id": patient["_id"], **expected},
-        {
-            "$set": {**changes, "updated_at": datetime.now(UTC)},
-            "$push": {"history": history},
-        },
-        return_document=ReturnDocument.AFTER,
-    )
+    """Apply a change and append to the history and notes.
+
+    Raises ``Conflict`` when a field in ``expected`` no longer has the value the
+    change was based on, for example a status another doctor already changed.
+    """
+
+    def apply(doc: dict[str, Any]) -> dict[str, Any]:
+        if any(doc.get(key) != value for key, value in expected.items()):
+            raise Conflict("the patient changed meanwhile; reload and retry")
+        doc.update(changes)
+        doc["history"] = [*doc.get("history", []), history]
+        if note is not None:
+            doc["notes"] = [*doc.get("notes", []), note]
+        doc["updated_at"] = datetime.now(UTC)
+        return doc
+
+    updated = _modify(db, patient["_id"], apply)
     if updated is None:
-        raise Conflict("the patient changed meanwhile; reload and retry", field=None)
+        raise NotFound(f"patient {patient['_id']} not found", field="id")
     return updated
 
 

@@ -8,12 +8,15 @@ nulls are not treated as duplicates.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -131,3 +134,47 @@ def ping() -> bool:
     except PyMongoError:
         return False
     return True
+
+
+class WriteConflict(RuntimeError):
+    """Other writers kept changing the document; the caller should reload and retry."""
+
+
+VERSION_FIELD = "version"
+MAX_WRITE_ATTEMPTS = 5
+
+
+def modify(
+    collection: Collection,
+    document_id: str,
+    mutate: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> dict[str, Any] | None:
+    """Read, change and write back one document under optimistic concurrency.
+
+    ``mutate`` gets a copy of the stored document and returns the new one, or None
+    to leave it unchanged; it may raise to reject the change. The write replaces the
+    whole document and applies only if ``version`` is still the one read, so a
+    concurrent writer causes a reread and a new call of ``mutate``. Returns the
+    stored document afterwards, or None when the id does not exist.
+
+    NOTE: updates are whole-document replacements, not $set or $push, because
+    nx-27017 0.8.1 turns a $set boolean into an integer and a $set datetime into a
+    string, and stores a $push-ed subdocument as a JSON string.
+    """
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        current = collection.find_one({"_id": document_id})
+        if current is None:
+            return None
+        changed = mutate(copy.deepcopy(current))
+        if changed is None:
+            return current
+        version = current.get(VERSION_FIELD)
+        changed[VERSION_FIELD] = int(version or 0) + 1
+        changed["_id"] = document_id
+        guard = {"$exists": False} if version is None else version
+        result = collection.replace_one(
+            {"_id": document_id, VERSION_FIELD: guard}, changed
+        )
+        if result.matched_count == 1:
+            return changed
+    raise WriteConflict(f"document {document_id} kept changing; reload and retry")

@@ -14,6 +14,7 @@ from triage_core.auth import hash_password, needs_rehash, verify_password
 from triage_core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from triage_core.schemas import Role, UserCreate, UserUpdate
 from triage_core.settings import get_settings
+from triage_core.storage import WriteConflict, modify
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,19 @@ def update_user(
         changes["role"] = Role(changes["role"]).value
     if changes:
         changes["updated_at"] = datetime.now(UTC)
-        db.users.update_one({"_id": user_id}, {"$set": changes})
+        _set_fields(db, user_id, changes)
     return get_user(db, user_id)
+
+
+def _set_fields(db: Database, user_id: str, fields: dict[str, Any]) -> None:
+    def apply(doc: dict[str, Any]) -> dict[str, Any]:
+        doc.update(fields)
+        return doc
+
+    try:
+        modify(db.users, user_id, apply)
+    except WriteConflict:
+        raise Conflict("the account is being changed by others; retry") from None
 
 
 def _find_by_email(db: Database, email: str) -> dict | None:
@@ -118,7 +130,7 @@ def authenticate(db: Database, email: str, password: str) -> dict:
             update["locked_until"] = now + timedelta(seconds=settings.lockout_seconds)
             update["failed_logins"] = 0
             logger.warning("account locked after failed logins id=%s", user["_id"])
-        db.users.update_one({"_id": user["_id"]}, {"$set": update})
+        _set_fields(db, user["_id"], update)
         raise Unauthorized(LOGIN_FAILED)
     if not user.get("active", False):
         logger.warning("login rejected: account inactive id=%s", user["_id"])
@@ -126,7 +138,7 @@ def authenticate(db: Database, email: str, password: str) -> dict:
     update = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
     if needs_rehash(user["password_hash"]):
         update["password_hash"] = hash_password(password)
-    db.users.update_one({"_id": user["_id"]}, {"$set": update})
+    _set_fields(db, user["_id"], update)
     return user
 
 

@@ -49,7 +49,11 @@ from triage_core.storage import get_database
 
 logger = Logger(service="triage-notify")
 metrics = Metrics(namespace="TriagePlatform", service="triage-notify")
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch in which every record failed still returns batchItemFailures instead
+# of raising, so the logs show one error per record and no batch traceback.
+processor = BatchProcessor(
+    event_type=EventType.SQS, raise_on_entire_batch_failure=False
+)
 
 # Concurrent post_to_connection calls per event; boto3 clients are thread-safe.
 MAX_POST_WORKERS = 16

@@ -145,11 +145,11 @@ class SqsEventSource:
                 count = int(record["attributes"].get("ApproximateReceiveCount", "1"))
                 logger.warning(
                     "message_id=%s failed on receive %d of %d; it returns after "
-                    "%ds, or goes to the dead-letter queue after the last receive",
+                    "the queue's visibility timeout, or goes to the dead-letter "
+                    "queue after the last receive",
                     record["messageId"],
                     count,
                     self._max_receive_count,
-                    self._visibility_timeout,
                 )
         return len(records)
 

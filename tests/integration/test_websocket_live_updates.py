@@ -369,7 +369,16 @@ def test_poison_message_lands_in_dlq(live: LiveStack) -> None:
     )
 
 
-def test_notify_reports_only_bad_record(live: LiveStack) -> None:
+@pytest.mark.parametrize(
+    ("message_ids", "failed"),
+    [
+        (["good-1", "bad-1", "good-2"], ["bad-1"]),
+        (["bad-1", "bad-2"], ["bad-1", "bad-2"]),
+    ],
+)
+def test_notify_reports_only_bad_records(
+    live: LiveStack, message_ids: list[str], failed: list[str]
+) -> None:
     notify = sys.modules["notify_handler"]
     good = {
         "type": "patient.updated",
@@ -383,16 +392,18 @@ def test_notify_reports_only_bad_record(live: LiveStack) -> None:
         {
             "messageId": message_id,
             "receiptHandle": f"handle-{message_id}",
-            "body": body,
+            "body": json.dumps(good) if message_id.startswith("good") else "{oops",
             "attributes": {"ApproximateReceiveCount": "1"},
             "messageAttributes": {},
             "md5OfBody": "",
             "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
+            "eventSourceARN": "arn:aws:sqs:eu-north-1:123456789012:events",
             "awsRegion": "eu-north-1",
         }
-        for message_id, body in (("good-1", json.dumps(good)), ("bad-1", "{oops"))
+        for message_id in message_ids
     ]
     context = LocalLambdaContext(function_name="notify")
     result = notify.lambda_handler({"Records": records}, context)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+    assert result == {
+        "batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]
+    }

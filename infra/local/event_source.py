@@ -239,7 +239,7 @@ class SqsEventSource:
     def _check_visibility_timeout(self, configured: int) -> None:
         if configured != self._visibility_timeout:
             logger.warning(
-                "queue %s has VisibilityTimeout=%d but the event source was told %d; "
+                "queue %s has VisibilityTimeout=%d but the event source expected %d; "
                 "the queue's value decides when a failed message returns",
                 self.queue_url,
                 configured,
@@ -259,7 +259,7 @@ class SqsEventSource:
         configured = int(policy.get("maxReceiveCount", 0))
         if configured != self._max_receive_count:
             logger.warning(
-                "queue %s has maxReceiveCount=%d but the event source was told %d; "
+                "queue %s has maxReceiveCount=%d but the event source expected %d; "
                 "the queue's value decides when a message moves to the DLQ",
                 self.queue_url,
                 configured,

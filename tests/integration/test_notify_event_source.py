@@ -69,7 +69,7 @@ def _queues(
 
 
 class RecordingHandler:
-    """Lambda handler that records batches and fails the records it is told to."""
+    """Lambda handler that records batches and fails the records with given bodies."""
 
     def __init__(self, fail_bodies: set[str], result: Any = None) -> None:
         self.fail_bodies = fail_bodies

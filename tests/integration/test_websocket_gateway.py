@@ -1,6 +1,6 @@
 """The local websocket gateway produces API Gateway events and serves @connections.
 
-A small Chalice app records every event it gets; real websocket clients
+A small Chalice app records every event it gets. Real websocket clients
 (``websockets``) and the unchanged boto3 ``apigatewaymanagementapi`` client talk
 to the real gateway on uvicorn. No database is involved.
 """

@@ -74,7 +74,7 @@ def live(stack: StackInfo) -> Iterator[LiveStack]:
     """Give this module the stack's settings, three clinicians and a fast queue.
 
     The events queue's visibility timeout drops to one second while this module
-    runs, so a failed message returns to the event source quickly; the queue
+    runs, so a failed message returns to the event source quickly. The queue
     attribute decides, as it does for a Lambda event source mapping.
     """
     notify = None

@@ -250,6 +250,19 @@ def stats() -> Response:
     return json_response(patients.stats(database(), user))
 
 
+@app.route("/doctors", methods=["GET"], cors=CORS)
+@handle_errors
+def list_doctors() -> Response:
+    """List active doctors (id and name only) so a doctor can assign a colleague."""
+    current_user(app, "doctor:list")
+    doctors = [
+        {"id": doc["_id"], "name": doc["name"]}
+        for doc in users.list_users(database())
+        if doc["role"] == "DOCTOR" and doc.get("active")
+    ]
+    return json_response({"items": doctors})
+
+
 @app.route("/users", methods=["GET"], cors=CORS)
 @handle_errors
 def list_users() -> Response:

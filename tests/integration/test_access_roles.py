@@ -46,6 +46,7 @@ ROUTES: dict[str, Request] = {
     "status": lambda a, p: ("POST", f"/patients/{p['id']}/status", {"status": "arrived"}),
     "note": lambda a, p: ("POST", f"/patients/{p['id']}/notes", {"text": "on oxygen"}),
     "stats": lambda a, p: ("GET", "/stats", None),
+    "list_doctors": lambda a, p: ("GET", "/doctors", None),
     "list_users": lambda a, p: ("GET", "/users", None),
     "create_user": lambda a, p: (
         "POST",
@@ -77,6 +78,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "status": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
     "note": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
     "stats": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
+    "list_doctors": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
     "list_users": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 200},
     "create_user": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 201},
     "update_user": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 200},

@@ -58,6 +58,12 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Any, Any, str | None]] = {
         "patient:note",
     ),
     ("GET", "/stats"): ("Counts for the board", None, None, "stats:read"),
+    ("GET", "/doctors"): (
+        "List active doctors for assignment",
+        None,
+        None,
+        "doctor:list",
+    ),
     ("GET", "/users"): ("List users", None, None, "user:manage"),
     ("POST", "/users"): ("Create a user", UserCreate, None, "user:manage"),
     ("PATCH", "/users/{user_id}"): (

@@ -17,6 +17,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "patient:status": frozenset({DOCTOR, ADMIN}),
     "patient:note": frozenset({DOCTOR, ADMIN}),
     "stats:read": frozenset({DOCTOR, ADMIN}),
+    "doctor:list": frozenset({DOCTOR, ADMIN}),
     "user:manage": frozenset({ADMIN}),
     "audit:read": frozenset({ADMIN}),
     "model_card:read": frozenset({ADMIN}),

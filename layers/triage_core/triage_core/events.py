@@ -39,6 +39,7 @@ def patient_summary(patient: dict[str, Any]) -> dict[str, Any]:
         "status": patient.get("status"),
         "age": vitals.get("age"),
         "sex": vitals.get("sex"),
+        "chief_complaint": vitals.get("chief_complaint"),
         "news2_total": news2.get("total"),
         "news2_risk": news2.get("risk"),
         "news2_partial": news2.get("partial"),

@@ -75,6 +75,7 @@ def register_websocket_routes(app: Chalice) -> tuple[Any, Any, Any]:
 
     @app.on_ws_connect()
     def ws_connect(event: WebsocketEvent) -> Response:
+        _set_correlation_id(event)
         query = event.to_dict().get("queryStringParameters") or {}
         try:
             open_connection(get_database(), event.connection_id, query.get("token"))
@@ -97,6 +98,7 @@ def register_websocket_routes(app: Chalice) -> tuple[Any, Any, Any]:
 
     @app.on_ws_message()
     def ws_message(event: WebsocketEvent) -> None:
+        _set_correlation_id(event)
         try:
             reply = handle_client_message(
                 get_database(), event.connection_id, event.body
@@ -118,6 +120,7 @@ def register_websocket_routes(app: Chalice) -> tuple[Any, Any, Any]:
 
     @app.on_ws_disconnect()
     def ws_disconnect(event: WebsocketEvent) -> None:
+        _set_correlation_id(event)
         removed = remove_connection(get_database(), event.connection_id)
         logger.info(
             "websocket disconnected",
@@ -126,6 +129,12 @@ def register_websocket_routes(app: Chalice) -> tuple[Any, Any, Any]:
         )
 
     return ws_connect, ws_message, ws_disconnect
+
+
+def _set_correlation_id(event: WebsocketEvent) -> None:
+    """Tag this invocation's log lines with API Gateway's request id."""
+    request_context = event.to_dict().get("requestContext") or {}
+    logger.set_correlation_id(request_context.get("requestId"))
 
 
 def _send(app: Chalice, connection_id: str, message: dict[str, Any]) -> None:

@@ -117,10 +117,6 @@ class ConnectionsApi:
         self._registry = registry
         self._stage = stage
 
-    def matches(self, path: str) -> bool:
-        """Return True when an HTTP path belongs to this API."""
-        return self._parse_path(path) is not None
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         parsed = self._parse_path(raw_path.decode("latin-1"))

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/triage_core:$(CURDIR)/functions/api:$(CURDIR)
 
-.PHONY: help venv browser run test test-unit model replay bench lint format clean-data
+.PHONY: help venv system-packages run test test-unit model replay bench lint format clean-data
 
 help:
 	@echo "make run      start the whole system on embedded defaults (no Docker)"
@@ -24,16 +24,22 @@ $(STAMP): requirements/dev.txt
 
 venv: $(STAMP)
 
-# Debian's Chromium for the Playwright tests; `playwright install` downloads
-# its own browser build, which this project never does.
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests use: Chromium for the Playwright tests (`playwright
+# install` downloads its own browser build, which this project never does) and
+# nginx, whose `nginx -t` checks the compose frontend's configuration.
+SYSTEM_PACKAGES := chromium nginx
+system-packages:
+	@missing=""; for cmd in chromium nginx; do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
 	@chromium --version
 
 run: venv
 	$(PY) -m infra.local.run
 
-test: venv browser
+test: venv system-packages
 	$(PY) -m pytest
 
 test-unit: venv

@@ -76,6 +76,21 @@ def _shown_marker(password_file: Path) -> Path:
     return password_file.with_name(password_file.name + ".shown")
 
 
+def _seconds_since_process_start(fallback_start: float) -> float:
+    """Return seconds since this process was executed, imports included.
+
+    Reads the start time from /proc (Linux); elsewhere it counts from
+    ``fallback_start``, a ``time.monotonic()`` value.
+    """
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started_ticks = int(fields[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return time.monotonic() - fallback_start
+    return uptime - started_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     started = time.monotonic()
     var_dir = Path(os.environ.get("TRIAGE_VAR_DIR", REPO_ROOT / "var"))
@@ -107,7 +122,7 @@ def main() -> int:
     except KeyboardInterrupt:
         console.print("Stopped during start-up.")
         return 130
-    _print_ready(info, time.monotonic() - started)
+    _print_ready(info, _seconds_since_process_start(started))
     try:
         while not stop_requested.is_set():
             time.sleep(0.5)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import requests
 from chalice import Chalice, Response
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from infra.local.gateway import LocalGateway
 from infra.local.serve import GatewayServer
@@ -186,3 +188,25 @@ def test_config_js_names_same_origin(gateway_url: str) -> None:
         "apiBaseUrl": f"http://{host}/api",
         "websocketUrl": f"ws://{host}/ws",
     }
+
+
+def test_query_values_url_decoded(gateway_url: str) -> None:
+    response = requests.get(
+        gateway_url + "/api/patients?since=2026-12-04T10%3A00%3A00%2B01%3A00", timeout=5
+    )
+    event = response.json()["event"]
+    assert event["queryStringParameters"] == {"since": "2026-12-04T10:00:00+01:00"}
+
+
+def test_connections_api_missing_is_501(gateway_url: str) -> None:
+    response = requests.post(
+        gateway_url + "/local/@connections/abc123", data=b"{}", timeout=5
+    )
+    assert response.status_code == 501
+
+
+def test_websocket_missing_is_501(gateway_url: str) -> None:
+    ws_url = gateway_url.replace("http://", "ws://") + "/ws"
+    with pytest.raises(InvalidStatus) as caught:
+        connect(ws_url, open_timeout=5)
+    assert caught.value.response.status_code == 501

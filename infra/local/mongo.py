@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,8 @@ import pymongo
 
 from infra.local import services
 from infra.local.services import ChildProcess
+
+logger = logging.getLogger(__name__)
 
 
 def start_nx_27017(
@@ -26,6 +29,7 @@ def start_nx_27017(
     """
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_pid_file(pid_file)
     argv = [
         str(Path(sys.executable).with_name("nx-27017")),
         "--data-dir",
@@ -46,6 +50,27 @@ def start_nx_27017(
         cwd=data_dir,
         stdout_to_log=False,
     )
+
+
+def _remove_stale_pid_file(pid_file: Path) -> None:
+    """Delete ``pid_file`` unless its PID is a running nx-27017.
+
+    nx-27017 removes the file on a clean stop but not after SIGKILL. At start it
+    exits with "already running" while the PID in the file belongs to any live
+    process, which after PID reuse may be an unrelated one.
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        pid_file.unlink(missing_ok=True)
+        return
+    try:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        command_line = b""
+    if b"nx-27017" not in command_line:
+        logger.info("removing stale nx-27017 pid file %s (pid %d)", pid_file, pid)
+        pid_file.unlink(missing_ok=True)
 
 
 def ping_probe(uri: str) -> Callable[[], bool]:

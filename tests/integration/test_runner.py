@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import requests
 
 from infra.local import services
 from infra.local.cohort import CohortRow, read_rows
+from infra.local.mongo import ping_probe, start_nx_27017
 from infra.local.services import StartupError
 from infra.local.stack import EmbeddedStack, StackConfig, StackInfo
 
@@ -143,3 +145,20 @@ def test_restart_keeps_data(own_stack_config: StackConfig) -> None:
     finally:
         again.close()
         second.stop()
+
+
+def test_mongo_starts_over_stale_pid(tmp_path: Path) -> None:
+    # GIVEN a pid file left by a killed run whose PID now belongs to this process
+    pid_file = tmp_path / "run" / "mongo.pid"
+    pid_file.parent.mkdir()
+    pid_file.write_text(f"{os.getpid()}\n")
+    port = services.find_free_port()
+
+    child = start_nx_27017(tmp_path / "mongo", port, tmp_path / "log", pid_file)
+    try:
+        uri = f"mongodb://127.0.0.1:{port}"
+        services.wait_until_healthy("nx-27017", ping_probe(uri), 30, child)
+        assert pid_file.read_text().strip() == str(child.pid)
+    finally:
+        services.stop_process(child)
+    assert child.popen.returncode is not None

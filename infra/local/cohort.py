@@ -10,6 +10,7 @@ consciousness "A", no temperature and ``supplemental_oxygen`` false.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,3 +131,23 @@ def auroc(labels: Sequence[int], scores: Sequence[float]) -> float:
     positive_rank_sum = sum(r for r, label in zip(ranks, labels, strict=True) if label)
     u_statistic = positive_rank_sum - positives * (positives + 1) / 2
     return u_statistic / (positives * negatives)
+
+
+def auroc_confidence_interval(
+    area: float, positives: int, negatives: int, z: float = 1.96
+) -> tuple[float, float]:
+    """Return a confidence interval of an AUROC, 95% with the default ``z``.
+
+    The standard error is Hanley and McNeil's (1982), computed from the area and
+    the two class sizes alone. It is an approximation that grows less accurate
+    as the number of positives falls.
+    """
+    q1 = area / (2 - area)
+    q2 = 2 * area**2 / (1 + area)
+    variance = (
+        area * (1 - area)
+        + (positives - 1) * (q1 - area**2)
+        + (negatives - 1) * (q2 - area**2)
+    ) / (positives * negatives)
+    half_width = z * math.sqrt(max(variance, 0.0))
+    return max(0.0, area - half_width), min(1.0, area + half_width)

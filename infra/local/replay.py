@@ -24,7 +24,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from infra.local.cohort import VALIDATION_CSV, SkipCounts, auroc, read_rows
+from infra.local.cohort import (
+    VALIDATION_CSV,
+    SkipCounts,
+    auroc,
+    auroc_confidence_interval,
+    read_rows,
+)
 from infra.local.stack import DEFAULT_ADMIN_EMAIL, REPO_ROOT
 
 RETRY_STATUSES = {502, 503, 504}
@@ -191,13 +197,16 @@ def print_report(result: ReplayResult) -> None:
     table.add_row(
         "rows scored / ICU admissions", f"{len(result.labels)} / {result.positives}"
     )
+    negatives = len(result.labels) - result.positives
     for name, value in (
         ("AUROC, model probability", result.model_auroc()),
         ("AUROC, NEWS2 total", result.news2_auroc()),
     ):
-        table.add_row(
-            name, "n/a (needs both outcomes)" if value is None else f"{value:.3f}"
-        )
+        if value is None:
+            table.add_row(name, "n/a (needs both outcomes)")
+            continue
+        low, high = auroc_confidence_interval(value, result.positives, negatives)
+        table.add_row(name, f"{value:.3f} (95% CI {low:.2f} to {high:.2f})")
     console.print(table)
     console.print(
         "The cohort has no temperature or consciousness: every patient was sent"

@@ -83,6 +83,7 @@ def test_replay_cli_prints_aurocs(
     assert exit_code == 0
     assert "AUROC, model probability" in output
     assert "AUROC, NEWS2 total" in output
+    assert output.count("95% CI") == 2
     assert "no temperature" in output
 
 

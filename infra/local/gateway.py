@@ -194,6 +194,11 @@ class LocalGateway:
             # unknown path. Locally the gateway returns 404, the accurate status.
             await _send_json(send, 404, {"message": "Not Found"})
             return
+        if scope["method"] == "OPTIONS" and "OPTIONS" not in self.app.routes.get(
+            route.resource, {}
+        ):
+            await self._preflight(send, route.resource)
+            return
         request = HttpRequest(
             method=scope["method"],
             path=path,
@@ -227,6 +232,26 @@ class LocalGateway:
             (b"x-amzn-requestid", event["requestContext"]["requestId"].encode())
         )
         await _send(send, response.status, headers, response.body)
+
+    async def _preflight(self, send: Send, resource: str) -> None:
+        """Respond to a CORS preflight the way Chalice's generated OPTIONS method does.
+
+        A deployed Chalice app gets a mock-integration OPTIONS method on every
+        resource with a CORS-enabled route; no Lambda runs for it.
+        """
+        entries = self.app.routes.get(resource, {})
+        cors_entries = {m: e for m, e in entries.items() if e.cors}
+        if not cors_entries:
+            await _send_json(send, 405, {"message": "Method Not Allowed"})
+            return
+        config = next(iter(cors_entries.values())).cors
+        headers = [
+            (name.lower().encode(), value.encode())
+            for name, value in config.get_access_control_headers().items()
+        ]
+        methods = ",".join(sorted([*cors_entries, "OPTIONS"]))
+        headers.append((b"access-control-allow-methods", methods.encode()))
+        await _send(send, 200, headers, b"")
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, "content-length")

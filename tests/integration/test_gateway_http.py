@@ -33,6 +33,11 @@ def get_patient(patient_id: str) -> dict[str, Any]:
     }
 
 
+@echo_app.route("/wards", cors=True)
+def list_wards() -> list[str]:
+    return ["icu"]
+
+
 @echo_app.route("/patients/stats")
 def patient_stats() -> dict[str, str]:
     return {"route": "stats"}
@@ -210,3 +215,16 @@ def test_websocket_missing_is_501(gateway_url: str) -> None:
     with pytest.raises(InvalidStatus) as caught:
         connect(ws_url, open_timeout=5)
     assert caught.value.response.status_code == 501
+
+
+def test_preflight_returns_cors_headers(gateway_url: str) -> None:
+    response = requests.options(gateway_url + "/api/wards", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-methods"] == "GET,OPTIONS"
+    assert "Authorization" in response.headers["access-control-allow-headers"]
+
+
+def test_preflight_without_cors_is_405(gateway_url: str) -> None:
+    response = requests.options(gateway_url + "/api/patients", timeout=5)
+    assert response.status_code == 405

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from triage_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+# NOTE: the Runtime Interface Emulator serves one invocation at a time and panics
+# (exits) when a second one arrives while the first is running, so the local
+# gateway's request thread and its rescore poller must not invoke at once. In
+# Lambda a process handles one event at a time, so this lock never waits there.
+_invoke_lock = threading.Lock()
 
 
 class PredictionUnavailable(RuntimeError):
@@ -43,12 +50,13 @@ def invoke(payload: dict[str, Any]) -> dict[str, Any]:
     """Send one RequestResponse invoke and return the decoded JSON answer."""
     name = get_settings().predict_function_name
     try:
-        response = _lambda_client().invoke(
-            FunctionName=name,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(payload, default=str).encode(),
-        )
-        body = response["Payload"].read()
+        with _invoke_lock:
+            response = _lambda_client().invoke(
+                FunctionName=name,
+                InvocationType="RequestResponse",
+                Payload=json.dumps(payload, default=str).encode(),
+            )
+            body = response["Payload"].read()
     except (BotoCoreError, ClientError) as exc:
         raise PredictionUnavailable(f"invoke failed: {type(exc).__name__}") from exc
     if response.get("FunctionError"):

@@ -95,7 +95,11 @@ def main() -> int:
     started = time.monotonic()
     var_dir = Path(os.environ.get("TRIAGE_VAR_DIR", REPO_ROOT / "var"))
     _configure_logging(var_dir / "log" / "gateway.log")
-    config = StackConfig.from_environ(var_dir)
+    try:
+        config = StackConfig.from_environ(var_dir)
+    except StartupError as exc:
+        console.print(f"[red]Invalid setting:[/red] {exc}")
+        return 2
     stop_requested = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -188,6 +188,7 @@ class LocalGateway:
         except PayloadTooLarge:
             await _send_json(send, 413, {"message": "Request Too Long"})
             return
+
         route = self.routes.match(path)
         if route is None:
             # API Gateway REST returns 403 "Missing Authentication Token" for an
@@ -199,6 +200,7 @@ class LocalGateway:
         ):
             await self._preflight(send, route.resource)
             return
+
         request = HttpRequest(
             method=scope["method"],
             path=path,
@@ -217,6 +219,7 @@ class LocalGateway:
             request, route, stage=self.stage, binary_types=self.app.api.binary_types
         )
         response = await self._invoke(event)
+
         logger.info(
             "api %s %s -> %d in %.0f ms (request %s)",
             request.method,
@@ -225,6 +228,7 @@ class LocalGateway:
             (time.monotonic() - started) * 1000,
             event["requestContext"]["requestId"],
         )
+
         headers = [
             (n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers
         ]

@@ -1,10 +1,10 @@
 """Post validation-cohort patients through the API and score the stored risks.
 
-``python -m infra.local.replay --rows N [--url URL]`` logs in (as the bootstrap
-admin unless ``--email`` and ``--password`` are given), posts the first N usable
-rows of the Danish 2013 validation cohort to ``POST /patients`` and prints the
-AUROC of the stored model probability and of the stored NEWS2 total against ICU
-admission (``ev_intensiv``), both on the same rows.
+``python -m infra.local.replay --rows N [--url URL]`` logs in as the bootstrap
+admin, unless ``--email`` and ``--password`` are given. It posts the first N
+usable rows of the Danish 2013 validation cohort to ``POST /patients``. Then it
+prints the AUROC of the stored model probability and of the stored NEWS2 total
+against ICU admission (``ev_intensiv``), both on the same rows.
 """
 
 from __future__ import annotations
@@ -161,6 +161,8 @@ def replay(
                 result.rejected[f"HTTP {response.status_code} {code}"] += 1
                 continue
             _record(result, response.json(), row.icu_admission)
+        # The file may hold fewer usable rows than requested.
+        progress.update(task, total=result.posted + sum(result.rejected.values()))
     return result
 
 

@@ -63,6 +63,11 @@ def json_body(app: Chalice) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("request body is not valid JSON", field="body") from None
+    except RecursionError:
+        # A few kilobytes of "[[[[..." exhaust the decoder's recursion limit.
+        raise ValidationFailed(
+            "request body nests arrays or objects too deeply", field="body"
+        ) from None
 
 
 def query_params(app: Chalice) -> dict[str, str]:

@@ -111,6 +111,9 @@ def parse_client_message(body: str | None) -> BoardSubscription | PatientSubscri
         payload = json.loads(body)
     except ValueError as exc:
         raise InvalidClientMessage(f"message is not valid JSON: {exc.msg}") from exc
+    except RecursionError:
+        # A few kilobytes of "[[[[..." exhaust the decoder's recursion limit.
+        raise InvalidClientMessage("message nests too deeply") from None
     try:
         return _client_message_adapter.validate_python(payload)
     except ValidationError as exc:

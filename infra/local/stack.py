@@ -278,7 +278,16 @@ class EmbeddedStack:
             self._gateway_log = open(self.log_dir / "gateway.log", "a", buffering=1)  # noqa: SIM115
             self._saved_stdout = sys.stdout
             sys.stdout = self._gateway_log
-            gateway = serve.build_gateway(serve.load_app(self.config.gateway_app), port)
+            try:
+                app = serve.load_app(self.config.gateway_app)
+                gateway = serve.build_gateway(app, port)
+            except Exception as exc:
+                logger.exception("importing %s failed", self.config.gateway_app)
+                raise StartupError(
+                    f"gateway: importing the Chalice app ({self.config.gateway_app})"
+                    f" failed with {exc!r}; the traceback is in"
+                    f" {self.log_dir / 'gateway.log'}"
+                ) from exc
             self._gateway_server = serve.GatewayServer(gateway, port)
             self._gateway_server.start_in_thread()
             return

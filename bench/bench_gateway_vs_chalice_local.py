@@ -15,6 +15,12 @@ The gateway serves the API under /api, `chalice local` at the root. The servers 
 turns round by round so that a busy machine slows both alike; requests/s is the
 median over the rounds. Target: gateway >= 3x `chalice local`.
 
+Each load also runs with one thread, which shows the cost of a request alone. On a
+kept-alive connection `chalice local` answers each request about 40 ms late: its
+handler (http.server) writes the headers and the body in two sends, and the second
+waits for the client's delayed ACK of the first (Nagle). So the one-thread load runs
+once more against `chalice local` with a new connection per request.
+
 `chalice local` copies `.chalice/config.json`'s environment_variables over the
 process environment, and that file holds empty cloud placeholders (no prediction
 function, no queues, no JWT secret ARN). The bench therefore serves a temporary
@@ -53,13 +59,14 @@ from infra.local.services import ChildProcess
 from infra.local.stack import AWS_VARIABLES_TO_DROP, REPO_ROOT, StackInfo
 
 THREADS = 8
-REQUESTS_PER_THREAD = 30
+REQUESTS_PER_THREAD = 20
 ROUNDS = 3
 TARGET_RATIO = 3.0
-SERIAL_REQUESTS = 60
+SERIAL_REQUESTS = 40
 SEED_PATIENTS = 20
 ROUTE_GET = "GET /patients?page_size=10"
 ROUTE_POST = "POST /patients"
+CHALICE_NEW_CONNECTIONS = "chalice local, new connections"
 APP_DIR = REPO_ROOT / "functions" / "api"
 
 
@@ -124,7 +131,11 @@ Request = Callable[[requests.Session], tuple[requests.Response, dict[str, Any] |
 
 
 def burst(
-    make_request: Request, token: str, per_thread: int, threads: int = THREADS
+    make_request: Request,
+    token: str,
+    per_thread: int,
+    threads: int = THREADS,
+    keep_alive: bool = True,
 ) -> RoundResult:
     """Send threads x per_thread requests, each thread on its own keep-alive session.
 
@@ -146,7 +157,14 @@ def burst(
         local_pending = local_wrong = 0
         start.wait()
         for _ in range(per_thread):
-            response, sent = make_request(session)
+            try:
+                response, sent = make_request(session)
+            except requests.RequestException:
+                local[0] += 1  # status 0: no response
+                continue
+            finally:
+                if not keep_alive:
+                    session.close()  # the next request opens a new connection
             local[response.status_code] += 1
             if response.status_code == 201 and sent is not None:
                 body = response.json()
@@ -238,6 +256,14 @@ def main() -> None:
                             outcome = burst(build(base), token, per_thread, threads)
                             key = (route, server, threads)
                             results.setdefault(key, []).append(outcome)
+                    # chalice local answers a kept-alive connection about 40 ms
+                    # late (see the module docstring), so one more serial run
+                    # opens a new connection per request.
+                    outcome = burst(
+                        build(chalice_url), token, SERIAL_REQUESTS, 1, False
+                    )
+                    key = (route, CHALICE_NEW_CONNECTIONS, 1)
+                    results.setdefault(key, []).append(outcome)
         finally:
             if chalice_child is not None:
                 services.stop_process(chalice_child)
@@ -266,7 +292,7 @@ def report(
             wrong = sum(o.wrong_bodies for o in outcomes)
             extra = f", {pending} pending predictions, {wrong} wrong bodies"
         print(
-            f"{server:13} {route:27} {threads} thread(s) "
+            f"{server:32} {route:27} {threads} thread(s) "
             f"{rate(route, server, threads):7.1f} req/s  "
             f"statuses {dict(sorted(statuses.items()))}{extra}"
         )
@@ -279,6 +305,12 @@ def report(
         for route in (ROUTE_GET, ROUTE_POST)
     )
     print(f"ratio gateway/chalice local, 1 thread: {serial}")
+    fresh = ", ".join(
+        f"{route} "
+        f"{rate(route, 'gateway', 1) / rate(route, CHALICE_NEW_CONNECTIONS, 1):.2f}"
+        for route in (ROUTE_GET, ROUTE_POST)
+    )
+    print(f"ratio gateway/chalice local, 1 thread, new connections: {fresh}")
     concurrent = ", ".join(
         f"{route} "
         f"{rate(route, 'gateway', THREADS) / rate(route, 'chalice local', THREADS):.2f}"

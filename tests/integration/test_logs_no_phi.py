@@ -66,6 +66,15 @@ def _workflow(embedded: EmbeddedStack, info: StackInfo) -> dict[str, str]:
         timeout=15,
     )
     assert failed.status_code == 401
+    # A rejected body: the 400 message repeats the value to the client only.
+    rejected = requests.post(
+        f"{api}/patients",
+        json=vitals(0, chief_complaint=COMPLAINT + "-" * 200),
+        headers=medic.headers,
+        timeout=15,
+    )
+    assert rejected.status_code == 400
+    assert COMPLAINT in rejected.json()["error"]["message"]
     body = vitals(
         0, age=97, heart_rate=173, temperature=41.7, chief_complaint=COMPLAINT
     )

@@ -2,8 +2,8 @@
 
 Runs on a private embedded stack, because the test stops nx-27017 by its PID and
 starts it again on the same port and ``--data-dir``. A background client keeps
-submitting patients through the gateway during the outage; every 201 it got must
-name a patient that is still stored after the restart.
+submitting patients through the gateway during the outage. Every 201 it received
+must name a patient that is still stored after the restart.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def test_restart_keeps_every_acknowledged_write(
     for doc in stored.values():
         assert doc["submitted_by"] == medic.user["id"]
         assert isinstance(doc["news2"]["total"], int)
-    # The API answers normally again, including reads of the earlier records.
+    # The API works normally again, including reads of the earlier records.
     first = requests.get(
         f"{info.api_url}/patients/{acknowledged[0]}",
         headers=medic.headers,

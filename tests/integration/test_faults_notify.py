@@ -2,9 +2,10 @@
 
 The real ``functions/notify/handler.py`` runs in this process behind the
 ``infra.local.event_source`` poller, against the session stack's moto, MongoDB
-and websocket gateway, but on a queue of its own (one-second visibility timeout,
-three receives before the dead-letter queue) so the stack's own poller does not
-take the messages. A doctor's websocket shows what was finally delivered.
+and websocket gateway. It reads a queue of its own, so the stack's own poller
+does not take the messages. That queue hides a received message for one second
+and moves it to the dead-letter queue after three receives. A doctor's websocket
+shows what was finally delivered.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def rig(stack: StackInfo) -> Iterator[NotifyRig]:
 
 
 class CrashingOnce:
-    """Wraps a Lambda handler; the first invocation that sees ``body`` crashes."""
+    """Wrap a Lambda handler so the first invocation with the marked record crashes."""
 
     def __init__(self, handler: Callable[[dict, Any], Any], marker: str) -> None:
         self.handler = handler

@@ -3,7 +3,7 @@
 Hypothesis builds request bodies and query strings around the schemas: values
 outside the plausible ranges, wrong types, nested objects, ``$`` and dotted keys,
 long and non-ASCII strings, lone surrogates, deep nesting and missing fields. Every
-answer must be below 500, every 4xx must carry the error shape, and a valid vitals
+response must be below 500, every 4xx must carry the error shape, and a valid vitals
 body must be stored with the NEWS2 total of an independent scorer written here.
 The number of requests sent is printed at the end of the module (``-s`` shows it).
 """
@@ -39,7 +39,7 @@ SENT: dict[str, int] = {}
 
 
 class Api:
-    """Sends requests to one stack and checks the invariants every answer obeys."""
+    """Send requests to one stack and check the invariants of every response."""
 
     def __init__(self, info: StackInfo) -> None:
         self.url = info.api_url

@@ -214,8 +214,8 @@ def test_same_key_from_parallel_processes_creates_one_patient(
 
     The gateway runs one request at a time, so the HTTP test above never overlaps
     two submissions. Here twenty threads call the layer at once against the same
-    nx-27017 server, as parallel Lambda environments would; the prediction is
-    left out so only the reservation and the insert race.
+    nx-27017 server, as parallel Lambda environments would. The prediction is
+    left out, so only the reservation and the insert race.
     """
     from triage_core import submission
     from triage_core.settings import reset_settings

@@ -179,7 +179,8 @@ def test_no_phi_or_secret_in_any_log(
     # Every component wrote its log, so the search below has something to read.
     assert {"gateway.log", "moto.log", "predict.log", "mongo.log"} <= names, names
     sizes = {path.name: path.stat().st_size for path in files}
-    assert sizes["gateway.log"] > 0 and sizes["predict.log"] > 0
+    assert sizes["gateway.log"] > 0
+    assert sizes["predict.log"] > 0
     gateway_log = (info.log_dir / "gateway.log").read_text(errors="replace")
     assert "rescored" in gateway_log or "Rescore_scored" in gateway_log
     findings: list[str] = []

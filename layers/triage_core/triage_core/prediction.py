@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 # NOTE: the Runtime Interface Emulator serves one invocation at a time and panics
 # (exits) when a second one arrives while the first is running, so the local
 # gateway's request thread and its rescore poller must not invoke at once. In
-# Lambda a process handles one event at a time, so this lock never waits there.
+# Lambda a process handles one event at a time, so the lock is uncontended there.
 _invoke_lock = threading.Lock()
 
 

@@ -16,6 +16,7 @@ free port, because its default (127.0.0.1:9001) would clash between two emulator
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -102,6 +103,22 @@ def wait_until_ready(
     )
 
 
+# prctl option from <linux/prctl.h>: signal sent to this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to the emulator when the starting thread exits.
+
+    Without it a SIGKILL-ed runner leaves the emulator holding its port.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 def start_rie(
     port: int,
     *,
@@ -143,6 +160,7 @@ def start_rie(
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     logger.info("started RIE pid %d on 127.0.0.1:%d", process.pid, port)
     if wait:

@@ -31,6 +31,5 @@ ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONUNBUFFERED=1
 USER 10001:10001
 EXPOSE 8000
-# NOTE: infra.local.serve binds 127.0.0.1 today. Inside a container it has to listen
-# on 0.0.0.0 so nginx can reach it, which is what the --host option is for.
+# Inside the container the gateway listens on 0.0.0.0 so nginx can reach it.
 CMD ["python", "-m", "infra.local.serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -160,12 +160,17 @@ def _event_source_hooks() -> tuple[list[Hook], list[Hook]]:
 
 
 class GatewayServer:
-    """uvicorn serving the gateway on 127.0.0.1, in a thread or in the foreground."""
+    """uvicorn serving the gateway, in a thread or in the foreground.
 
-    def __init__(self, gateway: LocalGateway, port: int) -> None:
+    It listens on 127.0.0.1 unless a host is given, as the compose image does.
+    """
+
+    def __init__(
+        self, gateway: LocalGateway, port: int, host: str = "127.0.0.1"
+    ) -> None:
         config = uvicorn.Config(
             gateway,
-            host="127.0.0.1",
+            host=host,
             port=port,
             lifespan="on",
             log_level="warning",
@@ -194,7 +199,12 @@ class GatewayServer:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the local API gateway.")
-    parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 only inside a container (compose)",
+    )
     parser.add_argument(
         "--app", default=DEFAULT_APP, help="Chalice app as module:attribute"
     )
@@ -203,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     gateway = build_gateway(load_app(args.app), args.port)
-    GatewayServer(gateway, args.port).run()
+    GatewayServer(gateway, args.port, args.host).run()
 
 
 if __name__ == "__main__":

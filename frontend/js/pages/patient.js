@@ -132,11 +132,10 @@ export function render(main, { params, user, showNotice }) {
 
   const loadDoctors = async () => {
     try {
-      const result = await api.get("/users", { role: "DOCTOR" });
-      const users = Array.isArray(result) ? result : result.items || [];
-      doctors = users.filter((item) => item.role === "DOCTOR" && Boolean(item.active));
+      const result = await api.get("/doctors");
+      doctors = Array.isArray(result) ? result : result.items || [];
     } catch {
-      // Doctors may not list users, so they type the doctor's user id instead.
+      // Without the list (API unreachable) the doctor's user id can still be typed.
       doctors = [];
     }
   };
@@ -149,7 +148,7 @@ export function render(main, { params, user, showNotice }) {
             "select",
             { id: "assign-doctor" },
             doctors.map((doctor) =>
-              h("option", { value: idOf(doctor) }, `${doctor.name} (${doctor.email})`),
+              h("option", { value: idOf(doctor) }, doctor.name),
             ),
           )
         : h("input", {

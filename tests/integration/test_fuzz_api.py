@@ -393,6 +393,36 @@ def test_login_and_refresh_reject_garbage(fuzz: Any, body: Any) -> None:
         assert "access_token" not in response.text
 
 
+def _forged_tokens() -> st.SearchStrategy[str]:
+    """Tokens that look like JWTs but carry no valid HS256 signature of the stack."""
+    segment = st.text(
+        st.sampled_from(string.ascii_letters + string.digits + "-_"), max_size=60
+    )
+    header_none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"  # {"alg":"none","typ":"JWT"}
+    return (
+        st.tuples(segment, segment, segment).map(".".join)
+        | segment.map(lambda claims: f"{header_none}.{claims}.")
+        # Any visible ASCII: requests rejects control characters in a header.
+        | st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=200)
+    )
+
+
+@FUZZ
+@given(
+    scheme=st.sampled_from(["Bearer", "bearer", "Basic", "Token", ""]),
+    token=_forged_tokens(),
+    path=st.sampled_from(["/patients", "/me", "/users", "/audit", "/stats"]),
+)
+def test_forged_authorization_headers_get_401(
+    fuzz: Any, scheme: str, token: str, path: str
+) -> None:
+    api, _, _ = fuzz
+    value = f"{scheme} {token}".strip()
+    response = api.send("forged_auth", "GET", path, headers={"Authorization": value})
+    assert response.status_code == 401, response.text
+    assert assert_error_shape(response)["code"] == "unauthorized"
+
+
 # -- workflow routes ------------------------------------------------------------
 
 path_ids = st.text(

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 # (exits) when a second one arrives while the first is running, so the local
 # gateway's request thread and its rescore poller must not invoke at once. In
 # Lambda a process handles one event at a time, so the lock is uncontended there.
+# An invoke that timed out here releases the lock while the emulator may still be
+# running it, so the next invoke can still overlap it.
 _invoke_lock = threading.Lock()
 
 

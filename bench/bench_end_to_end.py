@@ -16,7 +16,7 @@ Baseline, same run and same client: GET /api/openapi.json (no token, no database
 the floor of one request through the gateway and the app. Target: event p99 <= 100 ms.
 
 The dashboards run in this process on one asyncio thread, so the event time includes
-reading 100 frames here; on 2 cores that share is part of the figure.
+reading 100 frames here. On 2 cores that share is part of the figure.
 
 Run: `python -m bench.bench_end_to_end [--patients N] [--dashboards N]`.
 """
@@ -81,7 +81,7 @@ class Api:
         return token
 
     def create_user(self, role: str) -> tuple[str, str]:
-        """Create an account with ``role``; return its email and password."""
+        """Create an account with ``role`` and return its email and password."""
         email = f"bench-{role.lower()}-{secrets.token_hex(3)}@triage.example.com"
         password = secrets.token_urlsafe(PASSWORD_BYTES)
         response = self.session.post(
@@ -108,7 +108,7 @@ class Dashboards:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def open(self) -> None:
-        """Connect and subscribe every dashboard; raise if any fails."""
+        """Connect and subscribe every dashboard, raising if any of them fails."""
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._open_all(), self.loop).result(120)
 
@@ -227,7 +227,9 @@ def start_stack(var_dir: Path) -> tuple[EmbeddedStack, StackInfo]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=250, help="patients posted")
-    parser.add_argument("--dashboards", type=int, default=100, help="websockets")
+    parser.add_argument(
+        "--dashboards", type=int, default=100, help="websocket dashboards"
+    )
     arguments = parser.parse_args()
 
     rows = [row.vitals for _, row in zip(range(arguments.patients), read_rows(),

@@ -16,10 +16,11 @@ turns round by round so that a busy machine slows both alike; requests/s is the
 median over the rounds. Target: gateway >= 3x `chalice local`.
 
 Each load also runs with one thread, which shows the cost of a request alone. On a
-kept-alive connection `chalice local` answers each request about 40 ms late: its
-handler (http.server) writes the headers and the body in two sends, and the second
-waits for the client's delayed ACK of the first (Nagle). So the one-thread load runs
-once more against `chalice local` with a new connection per request.
+kept-alive connection `chalice local` sends each response about 40 ms late. Its
+handler (http.server) writes the headers and the body in two sends, and Nagle's
+algorithm holds the second until the client's delayed ACK of the first arrives. So
+the one-thread load runs once more against `chalice local` with a new connection per
+request.
 
 `chalice local` copies `.chalice/config.json`'s environment_variables over the
 process environment, and that file holds empty cloud placeholders (no prediction
@@ -102,7 +103,7 @@ def chalice_project(folder: Path, app_env: dict[str, str]) -> Path:
 def start_chalice_local(project: Path, info: StackInfo, log_dir: Path) -> tuple[
     ChildProcess, str
 ]:  # fmt: skip
-    """Start `chalice local` on a free port; return the child and its base URL."""
+    """Start `chalice local` on a free port and return the child and its base URL."""
     port = services.find_free_port()
     env = services.environ_with(info.app_env)
     for name in AWS_VARIABLES_TO_DROP:
@@ -139,9 +140,10 @@ def burst(
 ) -> RoundResult:
     """Send threads x per_thread requests, each thread on its own keep-alive session.
 
-    ``make_request`` returns the response and the JSON body it sent, if any; a 201
-    whose stored vitals differ from that body counts as a wrong body, which would
-    show requests mixed up between threads.
+    ``make_request`` returns the response and the JSON body it sent, if any. A 201
+    whose stored vitals differ from that body counts as a wrong body, because that
+    would mean requests were mixed up between threads. A request that gets no
+    response counts under status 0.
     """
     statuses: Counter[int] = Counter()
     pending = 0
@@ -207,7 +209,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=REQUESTS_PER_THREAD,
                         help="requests per thread per round")  # fmt: skip
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per route")
     arguments = parser.parse_args()
 
     rows = [row.vitals for _, row in zip(range(500), read_rows(), strict=False)]
@@ -256,9 +258,9 @@ def main() -> None:
                             outcome = burst(build(base), token, per_thread, threads)
                             key = (route, server, threads)
                             results.setdefault(key, []).append(outcome)
-                    # chalice local answers a kept-alive connection about 40 ms
-                    # late (see the module docstring), so one more serial run
-                    # opens a new connection per request.
+                    # chalice local responds about 40 ms late on a kept-alive
+                    # connection (see the module docstring), so one more serial
+                    # run opens a new connection per request.
                     outcome = burst(
                         build(chalice_url), token, SERIAL_REQUESTS, 1, False
                     )

@@ -218,3 +218,47 @@ def test_untampered_copy_still_loads(tmp_path: Path) -> None:
         local_rie.stop_rie(process)
     assert answer["status"] == "ok"
     assert answer["model_version"].startswith("xgb-")
+
+
+def test_sweep_scores_pending_patients_without_a_message(
+    faulty: tuple[EmbeddedStack, StackInfo, Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rescore_pending`` recovers patients whose rescore message is gone.
+
+    A message leaves the rescore queue for the dead-letter queue after six failed
+    receives, the last one about 160 s after the submission with the back-off of
+    ``triage_core.rescore``. ``rescore.enqueue`` also gives up when SQS is
+    unreachable. Either way the patient stays pending with its NEWS2, and only
+    a sweep of pending patients scores it. Nothing schedules that sweep yet.
+    """
+    from triage_core import events, patients, prediction, storage, submission
+    from triage_core.schemas import PatientVitals
+    from triage_core.settings import reset_settings
+
+    _, info, medic = faulty
+    db = info.db()
+    # No message is queued for this patient, so the gateway's rescore poller never
+    # invokes the emulator at the same time as this process.
+    orphan = patients.build_patient(
+        PatientVitals.model_validate(HIGH_NEWS2_VITALS), medic.user["id"]
+    )
+    db.patients.insert_one(orphan)
+    for name, value in info.app_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PREDICT_TIMEOUT_SECONDS", "10")
+    reset_settings()
+    storage.reset_client()
+    prediction._lambda_client.cache_clear()
+    events._sqs_client.cache_clear()
+    try:
+        assert db.patients.count_documents({"prediction.state": "pending"}) == 1
+        assert submission.rescore_pending(db) == 1
+    finally:
+        reset_settings()
+        storage.reset_client()
+        prediction._lambda_client.cache_clear()
+        events._sqs_client.cache_clear()
+    stored = db.patients.find_one({"_id": orphan["_id"]})
+    assert stored["prediction"]["state"] == "scored"
+    assert stored["prediction"]["attempts"] == 1
+    assert stored["news2"]["total"] == HIGH_NEWS2_TOTAL

@@ -248,3 +248,48 @@ def test_poison_message_ends_in_the_dead_letter_queue(rig: NotifyRig) -> None:
     _poll_until(source, in_dlq, "the poison message in the dead-letter queue")
     assert [message["Body"] for message in parked] == [poison]
     assert _queue_is_empty(rig, rig.queue_url)
+
+
+@pytest.mark.parametrize("change", [{"active": False}, {"role": "PARAMEDIC"}])
+def test_changed_account_stops_receiving_the_board(
+    rig: NotifyRig, change: dict[str, Any]
+) -> None:
+    """A deactivated or demoted doctor's open websocket gets no more patients.
+
+    The REST API rereads the account on every request; the websocket has no
+    request to hook, so the account change must remove its connections.
+    """
+    api = rig.info.api_url
+    admin = admin_session(rig.info)
+    leaving = create_session(api, admin, "DOCTOR", "leaving-doctor")
+    with _board(rig) as control:
+        url = f"{rig.info.websocket_url}?token={leaving.access_token}"
+        with connect(url, proxy=None, open_timeout=10) as client:
+            client.send(json.dumps({"action": "subscribe", "channel": "board"}))
+            assert json.loads(client.recv(timeout=10))["type"] == "subscribed"
+            response = requests.patch(
+                f"{api}/users/{leaving.user['id']}",
+                json=change,
+                headers=admin.headers,
+                timeout=15,
+            )
+            assert response.status_code == 200, response.text
+            patient = _submit(rig)
+
+            def about_patient(messages: list[dict[str, Any]]) -> list[dict]:
+                return [
+                    m
+                    for m in messages
+                    if m.get("patient", {}).get("id") == patient["_id"]
+                ]
+
+            deadline = time.monotonic() + 20
+            seen: list[dict[str, Any]] = []
+            while not about_patient(seen) and time.monotonic() < deadline:
+                seen += _drain(control, 1.0)
+            assert about_patient(seen), "the control doctor got no event"
+            leaked = about_patient(_drain(client, 2.0))
+    assert leaked == []
+    assert (
+        rig.info.db().connections.count_documents({"user_id": leaving.user["id"]}) == 0
+    )

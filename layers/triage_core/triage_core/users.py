@@ -88,6 +88,12 @@ def update_user(
     if changes:
         changes["updated_at"] = datetime.now(UTC)
         _set_fields(db, user_id, changes)
+    role_changed = changes.get("role", target["role"]) != target["role"]
+    if changes.get("active") is False or role_changed:
+        # A websocket keeps the role it had at $connect, and the notify function
+        # sends to stored connections, so drop them; the client must reconnect.
+        dropped = db.connections.delete_many({"user_id": user_id}).deleted_count
+        logger.info("account changed; dropped %d connections id=%s", dropped, user_id)
     return get_user(db, user_id)
 
 

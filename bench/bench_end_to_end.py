@@ -12,8 +12,9 @@ records two latencies from the moment the request is sent:
   `patient.created` message (API -> SQS -> event source poller -> notify function ->
   `@connections` API -> websocket).
 
-Baseline, same run and same client: GET /api/openapi.json (no token, no database),
-the floor of one request through the gateway and the app. Target: event p99 <= 100 ms.
+Baseline, same run and same client: GET /api/openapi.json, a route that checks no
+token and reads no database. It is the floor of one request through the gateway and
+the app. Target: event p99 <= 100 ms.
 
 The dashboards run in this process on one asyncio thread, so the event time includes
 reading 100 frames here. On 2 cores that share is part of the figure.

@@ -96,6 +96,9 @@ def management_client() -> Any:
             connect_timeout=2,
             read_timeout=5,
             retries={"max_attempts": 2, "mode": "standard"},
+            # One pooled connection per posting thread; botocore's default of 10
+            # made the other threads open and discard connections on every fan-out.
+            max_pool_connections=MAX_POST_WORKERS,
         ),
     )
 

@@ -16,6 +16,7 @@ from chalicelib.http import (
     handle_errors,
     json_body,
     json_response,
+    normalize_error,
     query_params,
     request_id,
 )
@@ -58,7 +59,7 @@ def request_context(event: Any, get_response: Any) -> Response:
     logger.set_correlation_id(rid)
     logger.info("request", extra={"method": event.method, "path": event.path})
     try:
-        response = get_response(event)
+        response = normalize_error(get_response(event))
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()

@@ -49,6 +49,37 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.to_body(), status=error.status)
 
 
+# Chalice answers a few errors itself (wrong method, unsupported media type) with
+# {"Code": ..., "Message": ...}; these codes map them to the API's error shape.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequest": "bad_request",
+    "BadRequestError": "bad_request",
+    "NotFoundError": "not_found",
+    "InternalServerError": "internal_error",
+}
+
+
+def normalize_error(response: Response) -> Response:
+    """Rewrite a Chalice-generated error body into ``{"error": {code, message, field}}``."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict):
+        return response
+    if set(body) != {"Code", "Message"}:
+        return response
+    code = _CHALICE_CODES.get(str(body["Code"]), "error")
+    normalized = {
+        "error": {"code": code, "message": str(body["Message"]), "field": None}
+    }
+    headers = {
+        key: value
+        for key, value in (response.headers or {}).items()
+        if key.lower() != "content-type"
+    }
+    return json_response(normalized, status=response.status_code, headers=headers)
+
+
 def json_body(app: Chalice) -> Any:
     """Return the parsed request body or raise a 400/413 naming the problem."""
     raw = app.current_request.raw_body or b""

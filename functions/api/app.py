@@ -134,6 +134,14 @@ def create_patient() -> Response:
     key = app.current_request.headers.get("idempotency-key")
     result = submit_patient(database(), user, body, key, request_id(app))
     metrics.add_metric(name="PatientsSubmitted", unit=MetricUnit.Count, value=1)
+    if result.prediction_ms is not None:
+        metrics.add_metric(
+            name="PredictionLatency",
+            unit=MetricUnit.Milliseconds,
+            value=round(result.prediction_ms, 1),
+        )
+    if not result.scored and not result.replayed:
+        metrics.add_metric(name="PredictionsPending", unit=MetricUnit.Count, value=1)
     if result.scored:
         metrics.add_metric(
             name=f"Predictions_{result.patient['prediction']['risk_level']}",

@@ -8,6 +8,7 @@ from the rescore queue (``triage_core.rescore``).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ class SubmissionResult:
     patient: dict[str, Any]
     scored: bool
     replayed: bool
+    prediction_ms: float | None = None  # wall time of the scoring attempt
 
 
 def submit_patient(
@@ -61,14 +63,21 @@ def submit_patient(
         request_id=request_id,
     )
 
+    started = time.perf_counter()
     scored = score_once(db, patient)
+    prediction_ms = (time.perf_counter() - started) * 1000
     current = scored or db.patients.find_one({"_id": patient["_id"]}) or patient
     if scored is None:
         rescore.enqueue(patient["_id"])
     events.publish_patient_event(
         events.PATIENT_CREATED, current, newly_scored=scored is not None
     )
-    return SubmissionResult(current, scored=scored is not None, replayed=False)
+    return SubmissionResult(
+        current,
+        scored=scored is not None,
+        replayed=False,
+        prediction_ms=prediction_ms,
+    )
 
 
 def rescore_pending(db: Database, limit: int = 50) -> int:

@@ -331,10 +331,18 @@ def test_alarms_cover_errors_and_dead_letters(resources: dict[str, Any]) -> None
         for metric in metrics:
             for dimension in metric.get("Dimensions", []):
                 value = dimension["Value"]
+                if isinstance(value, str):
+                    # A literal dimension, such as the service of a custom metric.
+                    watched.add(f"{metric.get('MetricName')}:{value}")
+                    continue
                 watched.add(value.get("Ref") or value["Fn::GetAtt"][0])
 
     assert set(ALL_FUNCTIONS) <= watched
     assert {"EventsDeadLetterQueue", "RescoreDeadLetterQueue"} <= watched
+    assert {
+        "PredictionLatency:triage-api",
+        "PredictionsPending:triage-api",
+    } <= watched
 
 
 def test_frontend_bucket_private_and_encrypted(resources: dict[str, Any]) -> None:

@@ -5,6 +5,10 @@ prediction function still cannot score fails only its own record, and its next
 delivery is pushed out with exponential back-off. After the queue's
 ``maxReceiveCount`` the message lands in the dead-letter queue, while the patient
 stays stored as pending with its NEWS2.
+
+A scheduled sweep (EventBridge in AWS, a timer in the local gateway) also scores
+patients that stayed pending for ten minutes, so patients whose messages ran out
+of retries are scored once the prediction function is back.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from triage_core.rescore import RescoreFailed, delay_redelivery, rescore
 from triage_core.storage import get_database
+from triage_core.submission import rescore_pending
 
 logger = Logger(service="triage-rescore")
 metrics = Metrics(namespace="TriagePlatform", service="triage-rescore")
@@ -54,9 +59,32 @@ def record_handler(record: SQSRecord) -> str:
     return outcome
 
 
+# A scheduled sweep leaves patients younger than this to the queue's own retries.
+SWEEP_MIN_AGE_SECONDS = 600
+SWEEP_LIMIT = 200
+
+
+def is_scheduled(event: dict[str, Any]) -> bool:
+    """Tell an EventBridge schedule event from an SQS batch."""
+    return event.get("source") == "aws.events" or "Records" not in event
+
+
+def sweep() -> dict[str, Any]:
+    """Score patients still pending after their queue retries ended in the DLQ."""
+    rescored = rescore_pending(
+        get_database(), limit=SWEEP_LIMIT, older_than_seconds=SWEEP_MIN_AGE_SECONDS
+    )
+    logger.info("sweep finished", extra={"rescored": rescored})
+    metrics.add_metric(name="RescoreSweepScored", unit=MetricUnit.Count, value=rescored)
+    return {"rescored": rescored}
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Handle an SQS batch from the rescore queue, or a scheduled sweep."""
+    if is_scheduled(event):
+        return sweep()
     return process_partial_response(
         event=event,
         record_handler=record_handler,

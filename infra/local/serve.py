@@ -24,6 +24,7 @@ import uvicorn
 
 from infra.local.aws_resources import EVENTS_QUEUE, RESCORE_QUEUE, QueueSpec
 from infra.local.gateway import Hook, LocalGateway
+from infra.local.schedule import DEFAULT_INTERVAL_SECONDS, Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,17 @@ def _load_handler(function: QueueFunction) -> Any:
     return getattr(module, function.handler_name)
 
 
+def _sweep_interval() -> float:
+    """Return TRIAGE_RESCORE_SWEEP_SECONDS, the local rescore sweep interval."""
+    raw = os.environ.get("TRIAGE_RESCORE_SWEEP_SECONDS", "")
+    try:
+        return float(raw) if raw else DEFAULT_INTERVAL_SECONDS
+    except ValueError:
+        raise SystemExit(
+            f"TRIAGE_RESCORE_SWEEP_SECONDS={raw!r} is not a number of seconds"
+        ) from None
+
+
 def _event_source_hooks() -> tuple[list[Hook], list[Hook]]:
     """Return lifespan hooks that feed the notify and rescore functions from SQS.
 
@@ -139,6 +151,12 @@ def _event_source_hooks() -> tuple[list[Hook], list[Hook]]:
     sources: list[Any] = []
 
     def start_all() -> None:
+        for function, _queue_url, handler in pending:
+            if function.name == "rescore":
+                # The cloud template also runs the rescore function on a schedule.
+                sources.append(
+                    Schedule(handler, function.name, _sweep_interval()).start()
+                )
         for function, queue_url, handler in pending:
             source = source_module.SqsEventSource(
                 queue_url,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -80,15 +81,21 @@ def submit_patient(
     )
 
 
-def rescore_pending(db: Database, limit: int = 50) -> int:
+def rescore_pending(
+    db: Database, limit: int = 50, older_than_seconds: float = 0
+) -> int:
     """Score up to ``limit`` pending patients, oldest first; return how many succeeded.
 
-    Each newly scored patient is published as an update (and an alert when critical),
-    so the boards change live.
+    ``older_than_seconds`` leaves recent patients to the rescore queue's own retries.
+    Each newly scored patient is published as an update (and an alert when
+    critical), so the boards change live.
     """
     done = 0
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
     pending = db.patients.find(
-        {"prediction.state": patients.PENDING}, sort=[("created_at", 1)], limit=limit
+        {"prediction.state": patients.PENDING, "created_at": {"$lte": cutoff}},
+        sort=[("created_at", 1)],
+        limit=limit,
     )
     for patient in list(pending):
         updated = score_once(db, patient)

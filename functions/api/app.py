@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Chalice, CORSConfig, Response
+
 from chalicelib.http import (
     handle_errors,
     json_body,

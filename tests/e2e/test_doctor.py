@@ -104,7 +104,9 @@ def test_doctor_assigns_moves_and_notes_patient(
     expect(status_buttons).to_have_attribute("data-status", "arrived")
 
     # Doctors pick a colleague by name from GET /doctors.
-    expect(page.locator("select#assign-doctor option", has_text=doctor.name)).to_have_count(1)
+    expect(
+        page.locator("select#assign-doctor option", has_text=doctor.name)
+    ).to_have_count(1)
     page.get_by_role("button", name="Assign to me").click()
     expect(page.locator("#notice")).to_contain_text("Assign to me: done.")
     page.get_by_role("button", name="Mark arrived").click()

@@ -43,7 +43,11 @@ ROUTES: dict[str, Request] = {
         f"/patients/{p['id']}/assign",
         {"doctor_id": a["DOCTOR"].user["id"]},
     ),
-    "status": lambda a, p: ("POST", f"/patients/{p['id']}/status", {"status": "arrived"}),
+    "status": lambda a, p: (
+        "POST",
+        f"/patients/{p['id']}/status",
+        {"status": "arrived"},
+    ),
     "note": lambda a, p: ("POST", f"/patients/{p['id']}/notes", {"text": "on oxygen"}),
     "stats": lambda a, p: ("GET", "/stats", None),
     "list_doctors": lambda a, p: ("GET", "/doctors", None),
@@ -71,20 +75,104 @@ ROUTES: dict[str, Request] = {
 # Expected status per route and caller. PARAMEDIC owns the patient; OTHER_PARAMEDIC
 # does not and gets 404 for it, so ids of other crews' patients are not confirmed.
 EXPECTED: dict[str, dict[str, int]] = {
-    "create_patient": {"ANON": 401, "PARAMEDIC": 201, "OTHER_PARAMEDIC": 201, "DOCTOR": 403, "ADMIN": 201},
-    "list_patients": {"ANON": 401, "PARAMEDIC": 200, "OTHER_PARAMEDIC": 200, "DOCTOR": 200, "ADMIN": 200},
-    "read_patient": {"ANON": 401, "PARAMEDIC": 200, "OTHER_PARAMEDIC": 404, "DOCTOR": 200, "ADMIN": 200},
-    "assign": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
-    "status": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
-    "note": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
-    "stats": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
-    "list_doctors": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 200, "ADMIN": 200},
-    "list_users": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 200},
-    "create_user": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 201},
-    "update_user": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 200},
-    "audit": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 200},
-    "model_card": {"ANON": 401, "PARAMEDIC": 403, "OTHER_PARAMEDIC": 403, "DOCTOR": 403, "ADMIN": 200},
-    "me": {"ANON": 401, "PARAMEDIC": 200, "OTHER_PARAMEDIC": 200, "DOCTOR": 200, "ADMIN": 200},
+    "create_patient": {
+        "ANON": 401,
+        "PARAMEDIC": 201,
+        "OTHER_PARAMEDIC": 201,
+        "DOCTOR": 403,
+        "ADMIN": 201,
+    },
+    "list_patients": {
+        "ANON": 401,
+        "PARAMEDIC": 200,
+        "OTHER_PARAMEDIC": 200,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
+    "read_patient": {
+        "ANON": 401,
+        "PARAMEDIC": 200,
+        "OTHER_PARAMEDIC": 404,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
+    "assign": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
+    "status": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
+    "note": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
+    "stats": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
+    "list_doctors": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
+    "list_users": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 403,
+        "ADMIN": 200,
+    },
+    "create_user": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 403,
+        "ADMIN": 201,
+    },
+    "update_user": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 403,
+        "ADMIN": 200,
+    },
+    "audit": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 403,
+        "ADMIN": 200,
+    },
+    "model_card": {
+        "ANON": 401,
+        "PARAMEDIC": 403,
+        "OTHER_PARAMEDIC": 403,
+        "DOCTOR": 403,
+        "ADMIN": 200,
+    },
+    "me": {
+        "ANON": 401,
+        "PARAMEDIC": 200,
+        "OTHER_PARAMEDIC": 200,
+        "DOCTOR": 200,
+        "ADMIN": 200,
+    },
 }
 
 CASES = [
@@ -132,11 +220,15 @@ def test_status_transition_rules(stack: Any, accounts: dict[str, Account]) -> No
     patient = submit(stack.api_url, accounts["PARAMEDIC"])
     doctor = accounts["DOCTOR"]
     url = f"{stack.api_url}/patients/{patient['id']}/status"
-    skip = requests.post(url, json={"status": "discharged"}, headers=doctor.headers, timeout=10)
+    skip = requests.post(
+        url, json={"status": "discharged"}, headers=doctor.headers, timeout=10
+    )
     assert skip.status_code == 409
     assert skip.json()["error"]["field"] == "status"
     for status in ("arrived", "in_treatment", "admitted_icu"):
-        step = requests.post(url, json={"status": status}, headers=doctor.headers, timeout=10)
+        step = requests.post(
+            url, json={"status": status}, headers=doctor.headers, timeout=10
+        )
         assert step.status_code == 200, step.text
         assert step.json()["status"] == status
     history = step.json()["history"]
@@ -146,7 +238,9 @@ def test_status_transition_rules(stack: Any, accounts: dict[str, Account]) -> No
         ("in_treatment", "admitted_icu"),
     ]
     assert all(h["by"] == doctor.user["id"] for h in history)
-    final = requests.post(url, json={"status": "arrived"}, headers=doctor.headers, timeout=10)
+    final = requests.post(
+        url, json={"status": "arrived"}, headers=doctor.headers, timeout=10
+    )
     assert final.status_code == 409
 
 
@@ -173,7 +267,9 @@ def test_admin_cannot_demote_self(stack: Any, accounts: dict[str, Account]) -> N
     assert response.status_code == 403
 
 
-def test_deactivated_user_token_rejected(stack: Any, accounts: dict[str, Account]) -> None:
+def test_deactivated_user_token_rejected(
+    stack: Any, accounts: dict[str, Account]
+) -> None:
     admin = accounts["ADMIN"]
     medic = create_account(stack.api_url, admin, "PARAMEDIC", "leaver")
     off = requests.patch(
@@ -194,7 +290,9 @@ def test_deactivated_user_token_rejected(stack: Any, accounts: dict[str, Account
     assert relogin.status_code == 401
 
 
-def test_role_change_invalidates_old_token(stack: Any, accounts: dict[str, Account]) -> None:
+def test_role_change_invalidates_old_token(
+    stack: Any, accounts: dict[str, Account]
+) -> None:
     admin = accounts["ADMIN"]
     medic = create_account(stack.api_url, admin, "PARAMEDIC", "promoted")
     changed = requests.patch(

@@ -23,11 +23,15 @@ def team(stack: Any) -> dict[str, Account]:
     }
 
 
-def test_create_read_and_change_are_audited(stack: Any, team: dict[str, Account]) -> None:
+def test_create_read_and_change_are_audited(
+    stack: Any, team: dict[str, Account]
+) -> None:
     patient = submit(stack.api_url, team["PARAMEDIC"])
     pid = patient["id"]
     doctor = team["DOCTOR"]
-    read = requests.get(f"{stack.api_url}/patients/{pid}", headers=doctor.headers, timeout=10)
+    read = requests.get(
+        f"{stack.api_url}/patients/{pid}", headers=doctor.headers, timeout=10
+    )
     assert read.status_code == 200
     moved = requests.post(
         f"{stack.api_url}/patients/{pid}/status",

@@ -34,7 +34,9 @@ def signing_key(stack: Any) -> str:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    return client.get_secret_value(SecretId=stack.app_env["JWT_SECRET_ARN"])["SecretString"]
+    return client.get_secret_value(SecretId=stack.app_env["JWT_SECRET_ARN"])[
+        "SecretString"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,9 @@ def _status(stack: Any, token: str, path: str = "/me") -> int:
     return response.status_code
 
 
-def test_valid_forged_control_accepted(stack: Any, medic: Account, signing_key: str) -> None:
+def test_valid_forged_control_accepted(
+    stack: Any, medic: Account, signing_key: str
+) -> None:
     # The attacks below differ from this token in one property each.
     token = jwt.encode(_claims(medic), signing_key, algorithm="HS256")
     assert _status(stack, token) == 200
@@ -96,7 +100,9 @@ def test_expired_rejected(stack: Any, medic: Account, signing_key: str) -> None:
 
 
 def test_wrong_audience_rejected(stack: Any, medic: Account, signing_key: str) -> None:
-    token = jwt.encode(_claims(medic, aud="someone-else"), signing_key, algorithm="HS256")
+    token = jwt.encode(
+        _claims(medic, aud="someone-else"), signing_key, algorithm="HS256"
+    )
     assert _status(stack, token) == 401
 
 

@@ -35,7 +35,9 @@ def test_submission_emits_count_and_latency(stack: Any) -> None:
     found: dict[str, Any] = {}
     while time.monotonic() < deadline and not found:
         for record in _emf_records(log_file.read_text(errors="replace")):
-            names = {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+            names = {
+                m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            }
             if {"PatientsSubmitted", "PredictionLatency"} <= names:
                 found = record
         time.sleep(0.2)

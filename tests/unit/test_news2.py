@@ -19,7 +19,18 @@ from triage_core.news2 import (
 
 @pytest.mark.parametrize(
     ("rate", "points"),
-    [(4, 3), (8, 3), (9, 1), (11, 1), (12, 0), (20, 0), (21, 2), (24, 2), (25, 3), (60, 3)],
+    [
+        (4, 3),
+        (8, 3),
+        (9, 1),
+        (11, 1),
+        (12, 0),
+        (20, 0),
+        (21, 2),
+        (24, 2),
+        (25, 3),
+        (60, 3),
+    ],
 )
 def test_respiratory_rate_bands(rate: int, points: int) -> None:
     assert score_respiratory_rate(rate) == points
@@ -75,7 +86,17 @@ def test_air_or_oxygen(on_oxygen: bool, points: int) -> None:
 
 @pytest.mark.parametrize(
     ("systolic", "points"),
-    [(40, 3), (90, 3), (91, 2), (100, 2), (101, 1), (110, 1), (111, 0), (219, 0), (220, 3)],
+    [
+        (40, 3),
+        (90, 3),
+        (91, 2),
+        (100, 2),
+        (101, 1),
+        (110, 1),
+        (111, 0),
+        (219, 0),
+        (220, 3),
+    ],
 )
 def test_systolic_bp_bands(systolic: int, points: int) -> None:
     assert score_systolic_bp(systolic) == points
@@ -125,7 +146,9 @@ def test_temperature_bands(celsius: float, points: int) -> None:
     assert score_temperature(celsius) == points
 
 
-@pytest.mark.parametrize(("avpu", "points"), [("A", 0), ("C", 3), ("V", 3), ("P", 3), ("U", 3)])
+@pytest.mark.parametrize(
+    ("avpu", "points"), [("A", 0), ("C", 3), ("V", 3), ("P", 3), ("U", 3)]
+)
 def test_consciousness(avpu: str, points: int) -> None:
     assert score_consciousness(avpu) == points
 

@@ -1,4 +1,4 @@
-"""Patient vitals validation: every rejection names the field, the value and the range."""
+"""Patient vitals validation: each rejection names the field, value and range."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from chalice import Chalice, Response
 from pymongo.errors import ConnectionFailure, PyMongoError
+
 from triage_core.errors import (
     ApiError,
     PayloadTooLarge,
@@ -62,7 +63,7 @@ _CHALICE_CODES = {
 
 
 def normalize_error(response: Response) -> Response:
-    """Rewrite a Chalice-generated error body into ``{"error": {code, message, field}}``."""
+    """Rewrite a Chalice-generated error body into the API's error shape."""
     body = response.body
     if response.status_code < 400 or not isinstance(body, dict):
         return response

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Chalice
 from pydantic import BaseModel
+
 from triage_core.access import PERMISSIONS
 from triage_core.schemas import (
     AssignRequest,

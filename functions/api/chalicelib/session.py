@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice import Chalice
 from pymongo.database import Database
+
 from triage_core import access, storage, users
 from triage_core.auth import bearer_token, decode_access_token
 from triage_core.errors import Unauthorized

@@ -63,7 +63,7 @@ def can_see_patient(user: dict[str, Any], patient: dict[str, Any]) -> bool:
 def require_patient_visible(user: dict[str, Any], patient: dict[str, Any]) -> None:
     """Hide another paramedic's patient as not found rather than forbidden.
 
-    Answering 404 keeps patient ids from being confirmed to someone who may not see them.
+    A 404 keeps patient ids from being confirmed to someone who may not see them.
     """
     if not can_see_patient(user, patient):
         raise NotFound(f"patient {patient['_id']} not found", field="id")

@@ -40,7 +40,11 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Check a password against its argon2 hash; a missing hash still costs one verify."""
+    """Check a password against its argon2 hash.
+
+    A missing hash still costs one verification, so response times do not reveal
+    whether an account exists.
+    """
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(
             password_hash
@@ -65,9 +69,10 @@ def signing_key() -> str:
         key = settings.jwt_secret
     if len(key.encode()) < MIN_SECRET_BYTES:
         raise ConfigurationError(
-            "JWT_SECRET is missing or shorter than 32 bytes; set JWT_SECRET to a random "
-            "value (python -c 'import secrets; print(secrets.token_urlsafe(48))') or "
-            "JWT_SECRET_ARN to a Secrets Manager secret"
+            "JWT_SECRET is missing or shorter than 32 bytes; set JWT_SECRET to a "
+            "random value (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))') or JWT_SECRET_ARN to a Secrets "
+            "Manager secret"
         )
     return key
 
@@ -109,7 +114,7 @@ def issue_tokens(user_id: str, role: str) -> IssuedTokens:
 
 
 def decode_token(token: str, expected_type: TokenType = "access") -> dict[str, Any]:
-    """Return the verified claims or raise ``Unauthorized`` without saying why in detail.
+    """Return the verified claims or raise ``Unauthorized`` with a generic message.
 
     The reason is logged (never the token) so operators can tell an expired token from
     a forged one.

@@ -32,7 +32,7 @@ MAX_VISIBILITY_SECONDS = 43_200
 
 
 class RescoreFailed(RuntimeError):
-    """The prediction function is still unavailable; the message must come back later."""
+    """The prediction function is still unavailable, so the message must be retried."""
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +46,7 @@ def backoff_seconds(receive_count: int) -> int:
 
 
 def enqueue(patient_id: str) -> bool:
-    """Queue a pending patient for scoring; return False when the queue is unreachable."""
+    """Queue a pending patient for scoring; return False if the queue is unreachable."""
     queue_url = get_settings().rescore_queue_url
     if not queue_url:
         return False

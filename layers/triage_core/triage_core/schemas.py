@@ -81,7 +81,9 @@ class PatientVitals(_Strict):
     supplemental_oxygen: bool = Field(strict=True)
     spo2_scale: Literal[1, 2] = Field(
         default=1,
-        description="NEWS2 SpO2 scale; 2 only for documented hypercapnic respiratory failure",
+        description=(
+            "NEWS2 SpO2 scale; 2 only for documented hypercapnic respiratory failure"
+        ),
     )
     systolic_bp: int = _vital("systolic_bp")
     diastolic_bp: int | None = _vital("diastolic_bp", optional=True)
@@ -152,7 +154,7 @@ class UserUpdate(_Strict):
 
 
 class PatientQuery(_Strict):
-    """Query string of ``GET /patients``; dates are ISO 8601, UTC when no zone is given."""
+    """Query string of ``GET /patients``; ISO 8601 dates, UTC when no zone is given."""
 
     status: PatientStatus | None = None
     risk_level: Literal["low", "moderate", "high", "critical", "pending"] | None = None
@@ -195,7 +197,7 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
 
 
 def parse(model: type[BaseModel], data: Any) -> Any:
-    """Validate ``data`` against ``model`` or raise ``ValidationFailed`` for the first error."""
+    """Validate ``data`` against ``model`` or raise ``ValidationFailed``."""
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", field="body")
     try:

@@ -75,7 +75,7 @@ def list_users(db: Database) -> list[dict]:
 def update_user(
     db: Database, user_id: str, request: UserUpdate, acting_user: dict
 ) -> dict:
-    """Apply an admin's change; an admin cannot demote or deactivate their own account."""
+    """Apply an admin's change; admins cannot demote or deactivate their own account."""
     target = get_user(db, user_id)
     changes = request.model_dump(exclude_none=True)
     if target["_id"] == acting_user["_id"] and (

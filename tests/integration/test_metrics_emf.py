@@ -14,12 +14,18 @@ pytestmark = pytest.mark.slow
 
 
 def _emf_records(log_text: str) -> list[dict[str, Any]]:
+    """Return every EMF object in the log; other threads' lines may share a line."""
+    decoder = json.JSONDecoder()
     records = []
-    for line in log_text.splitlines():
-        if '"_aws"' not in line:
-            continue
-        start = line.index("{")
-        records.append(json.loads(line[start:]))
+    position = log_text.find('{"_aws"')
+    while position != -1:
+        try:
+            record, end = decoder.raw_decode(log_text, position)
+        except ValueError:
+            end = position + 1
+        else:
+            records.append(record)
+        position = log_text.find('{"_aws"', end)
     return records
 
 

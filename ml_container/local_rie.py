@@ -16,7 +16,6 @@ free port, because its default (127.0.0.1:9001) would clash between two emulator
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -30,6 +29,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO, Any
+
+from infra.local.services import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -103,22 +104,6 @@ def wait_until_ready(
     )
 
 
-# prctl option from <linux/prctl.h>: signal sent to this process when its parent dies.
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to send SIGTERM to the emulator when the starting thread exits.
-
-    Without it a SIGKILL-ed runner leaves the emulator holding its port.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 def start_rie(
     port: int,
     *,
@@ -160,7 +145,9 @@ def start_rie(
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        # The emulator gets SIGTERM when its parent dies, so a SIGKILL-ed runner
+        # does not leave it holding its port.
+        preexec_fn=die_with_parent,
     )
     logger.info("started RIE pid %d on 127.0.0.1:%d", process.pid, port)
     if wait:

@@ -61,7 +61,7 @@ def check_port_free(component: str, port: int, setting: str) -> None:
             ) from exc
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to send SIGTERM to this child when the parent thread exits."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -94,7 +94,7 @@ def start_process(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     logger.info("started %s (pid %d), log %s", name, popen.pid, log_path)
     return ChildProcess(name, popen, log_path)

@@ -69,7 +69,7 @@ def request_context(event: Any, get_response: Any) -> Response:
 
 
 def _token_response(user: dict[str, Any]) -> Response:
-    tokens = issue_tokens(user["_id"], user["role"])
+    tokens = issue_tokens(user["_id"], user["role"], int(user.get("token_version", 0)))
     return json_response(
         {
             "access_token": tokens.access_token,
@@ -117,7 +117,7 @@ def login() -> Response:
 def refresh() -> Response:
     request = parse(RefreshRequest, json_body(app))
     claims = decode_token(request.refresh_token, "refresh")
-    user = users.active_user(database(), claims["sub"])
+    user = users.user_for_claims(database(), claims)
     return _token_response(user)
 
 

@@ -200,3 +200,78 @@ def test_password_stored_as_argon2(stack: Any, medic: Account) -> None:
     stored = stack.db().users.find_one({"_id": medic.user["id"]})
     assert stored["password_hash"].startswith("$argon2id$")
     assert medic.password not in stored["password_hash"]
+
+
+def _admin(stack: Any) -> Account:
+    tokens = login(stack.api_url, stack.admin_email, stack.admin_password)
+    return Account("ADMIN", tokens["user"], tokens["access_token"], "")
+
+
+def _patch_user(stack: Any, admin: Account, user_id: str, body: dict) -> Any:
+    return requests.patch(
+        f"{stack.api_url}/users/{user_id}", json=body, headers=admin.headers, timeout=10
+    )
+
+
+def _refresh(stack: Any, refresh_token: str) -> int:
+    return requests.post(
+        f"{stack.api_url}/auth/refresh",
+        json={"refresh_token": refresh_token},
+        timeout=10,
+    ).status_code
+
+
+def test_reactivation_does_not_revive_old_tokens(stack: Any) -> None:
+    admin = _admin(stack)
+    doctor = create_account(stack.api_url, admin, "DOCTOR", "reactivated")
+    old = login(stack.api_url, doctor.user["email"], doctor.password)
+    assert (
+        _patch_user(stack, admin, doctor.user["id"], {"active": False}).status_code
+        == 200
+    )
+    assert (
+        _patch_user(stack, admin, doctor.user["id"], {"active": True}).status_code
+        == 200
+    )
+    assert _refresh(stack, old["refresh_token"]) == 401
+    assert _status(stack, old["access_token"]) == 401
+    fresh = login(stack.api_url, doctor.user["email"], doctor.password)
+    assert _status(stack, fresh["access_token"]) == 200
+
+
+def test_role_change_revokes_refresh_token(stack: Any) -> None:
+    admin = _admin(stack)
+    medic = create_account(stack.api_url, admin, "PARAMEDIC", "regraded")
+    old = login(stack.api_url, medic.user["email"], medic.password)
+    changed = _patch_user(stack, admin, medic.user["id"], {"role": "DOCTOR"})
+    assert changed.status_code == 200
+    assert changed.json()["role"] == "DOCTOR"
+    assert _refresh(stack, old["refresh_token"]) == 401
+
+
+def test_admin_password_reset_unlocks_and_revokes(stack: Any) -> None:
+    admin = _admin(stack)
+    doctor = create_account(stack.api_url, admin, "DOCTOR", "forgetful")
+    old = login(stack.api_url, doctor.user["email"], doctor.password)
+    for _ in range(5):
+        requests.post(
+            f"{stack.api_url}/auth/login",
+            json={"email": doctor.user["email"], "password": "wrong-password"},
+            timeout=10,
+        )
+    listed = requests.get(f"{stack.api_url}/users", headers=admin.headers, timeout=10)
+    by_id = {item["id"]: item for item in listed.json()["items"]}
+    assert by_id[doctor.user["id"]]["locked"] is True
+
+    short = _patch_user(stack, admin, doctor.user["id"], {"password": "short"})
+    assert short.status_code == 400
+    assert short.json()["error"]["field"] == "password"
+    reset = _patch_user(
+        stack, admin, doctor.user["id"], {"password": "a-brand-new-password"}
+    )
+    assert reset.status_code == 200
+    assert reset.json()["locked"] is False
+    assert "password" not in reset.json()
+    assert _refresh(stack, old["refresh_token"]) == 401
+    relogin = login(stack.api_url, doctor.user["email"], "a-brand-new-password")
+    assert _status(stack, relogin["access_token"]) == 200

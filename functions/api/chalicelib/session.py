@@ -10,7 +10,6 @@ from pymongo.database import Database
 
 from triage_core import access, storage, users
 from triage_core.auth import bearer_token, decode_access_token
-from triage_core.errors import Unauthorized
 
 _bootstrap_lock = threading.Lock()
 _bootstrapped = False
@@ -31,13 +30,12 @@ def database() -> Database:
 def current_user(app: Chalice, action: str | None = None) -> dict[str, Any]:
     """Authenticate the bearer token, reload the user and check ``action``'s role rule.
 
-    The role is taken from the stored account, and a token whose role claim no longer
-    matches it is rejected, so a role change or deactivation takes effect at once.
+    The role is taken from the stored account, and a token whose role or token
+    version no longer matches it is rejected, so a role change, deactivation or
+    password reset takes effect at once.
     """
     claims = decode_access_token(bearer_token(dict(app.current_request.headers)))
-    user = users.active_user(database(), claims["sub"])
-    if claims.get("role") != user["role"]:
-        raise Unauthorized("token role no longer matches the account; log in again")
+    user = users.user_for_claims(database(), claims)
     if action is not None:
         access.require(user, action)
     return user

@@ -84,7 +84,9 @@ class IssuedTokens:
     expires_in: int
 
 
-def _encode(user_id: str, role: str, typ: TokenType, ttl: int) -> str:
+def _encode(
+    user_id: str, role: str, typ: TokenType, ttl: int, token_version: int = 0
+) -> str:
     settings = get_settings()
     now = int(time.time())
     claims = {
@@ -96,18 +98,24 @@ def _encode(user_id: str, role: str, typ: TokenType, ttl: int) -> str:
         "iat": now,
         "exp": now + ttl,
         "jti": secrets.token_hex(16),
+        "tv": token_version,
     }
     return jwt.encode(claims, signing_key(), algorithm=ALGORITHM)
 
 
-def issue_tokens(user_id: str, role: str) -> IssuedTokens:
+def issue_tokens(user_id: str, role: str, token_version: int = 0) -> IssuedTokens:
+    """Sign an access and a refresh token; ``token_version`` is the account's."""
     settings = get_settings()
     return IssuedTokens(
         access_token=_encode(
-            user_id, role, "access", settings.access_token_ttl_seconds
+            user_id, role, "access", settings.access_token_ttl_seconds, token_version
         ),
         refresh_token=_encode(
-            user_id, role, "refresh", settings.refresh_token_ttl_seconds
+            user_id,
+            role,
+            "refresh",
+            settings.refresh_token_ttl_seconds,
+            token_version,
         ),
         expires_in=settings.access_token_ttl_seconds,
     )

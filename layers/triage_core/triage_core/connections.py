@@ -27,7 +27,7 @@ from pymongo.database import Database
 from triage_core.auth import decode_access_token
 from triage_core.errors import Unauthorized
 from triage_core.storage import CONNECTION_TTL_SECONDS
-from triage_core.users import active_user
+from triage_core.users import user_for_claims
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def open_connection(
     if not token:
         raise Unauthorized("missing token query parameter; connect to /ws?token=...")
     claims = decode_access_token(token)
-    user = active_user(db, str(claims["sub"]))
+    user = user_for_claims(db, claims)
     record = store_connection(db, connection_id, user["_id"], user["role"])
     logger.info(
         "websocket connection stored connection_id=%s user_id=%s role=%s",

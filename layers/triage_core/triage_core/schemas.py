@@ -151,6 +151,12 @@ class UserUpdate(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_LENGTH)
     role: Role | None = None
     active: bool | None = Field(default=None, strict=True)
+    password: str | None = Field(
+        default=None,
+        min_length=12,
+        max_length=256,
+        description="admin reset; also unlocks the account and ends its tokens",
+    )
 
 
 class PatientQuery(_Strict):

@@ -35,8 +35,15 @@ def public_user(doc: dict[str, Any]) -> dict[str, Any]:
         "name": doc["name"],
         "role": doc["role"],
         "active": doc["active"],
+        "locked": is_locked(doc),
         "created_at": doc["created_at"],
     }
+
+
+def is_locked(doc: dict[str, Any]) -> bool:
+    """Tell whether failed logins locked the account until a time still ahead."""
+    locked_until = doc.get("locked_until")
+    return isinstance(locked_until, datetime) and locked_until > datetime.now(UTC)
 
 
 def create_user(db: Database, request: UserCreate, created_by: str | None) -> dict:
@@ -50,6 +57,7 @@ def create_user(db: Database, request: UserCreate, created_by: str | None) -> di
         "password_hash": hash_password(request.password),
         "failed_logins": 0,
         "locked_until": None,
+        "token_version": 0,
         "created_at": now,
         "created_by": created_by,
     }
@@ -85,11 +93,20 @@ def update_user(
         raise Forbidden("admins cannot change their own role or deactivate themselves")
     if "role" in changes:
         changes["role"] = Role(changes["role"]).value
+    role_changed = changes.get("role", target["role"]) != target["role"]
+    password = changes.pop("password", None)
+    if password is not None:
+        changes["password_hash"] = hash_password(password)
+        changes["failed_logins"] = 0
+        changes["locked_until"] = None
+    if changes.get("active") is False or role_changed or password is not None:
+        # Tokens carry the account's token_version, so raising it ends every access
+        # and refresh token issued before this change.
+        changes["token_version"] = int(target.get("token_version", 0)) + 1
     if changes:
         changes["updated_at"] = datetime.now(UTC)
         _set_fields(db, user_id, changes)
-    role_changed = changes.get("role", target["role"]) != target["role"]
-    if changes.get("active") is False or role_changed:
+    if "token_version" in changes:
         # A websocket keeps the role it had at $connect, and the notify function
         # sends to stored connections, so drop them; the client must reconnect.
         dropped = db.connections.delete_many({"user_id": user_id}).deleted_count
@@ -153,6 +170,20 @@ def active_user(db: Database, user_id: str) -> dict:
     user = db.users.find_one({"_id": user_id})
     if user is None or not user.get("active", False):
         raise Unauthorized("account is inactive or no longer exists")
+    return user
+
+
+def user_for_claims(db: Database, claims: dict[str, Any]) -> dict:
+    """Return the active user behind verified token claims, or raise ``Unauthorized``.
+
+    A token is stale once the account's role or token_version moved on (role change,
+    deactivation, password reset), even if its signature and expiry are fine.
+    """
+    user = active_user(db, str(claims["sub"]))
+    if claims.get("role") != user["role"]:
+        raise Unauthorized("token role no longer matches the account; log in again")
+    if int(claims.get("tv", 0)) != int(user.get("token_version", 0)):
+        raise Unauthorized("token was revoked by an account change; log in again")
     return user
 
 

@@ -290,3 +290,18 @@ def test_news2_maximum_is_twenty() -> None:
         }
     )
     assert score.total == 20
+
+
+@pytest.mark.parametrize(
+    ("age", "warned"), [(0, True), (15, True), (16, False), (90, False)]
+)
+def test_news2_warns_below_adult_age(age: int, warned: bool) -> None:
+    score = score_news2({"age": age, "respiratory_rate": 18})
+    assert bool(score.warnings) is warned
+    if warned:
+        assert "16 years" in score.warnings[0]
+    assert score.to_dict()["warnings"] == score.warnings
+
+
+def test_news2_no_warning_without_age() -> None:
+    assert score_news2({"respiratory_rate": 18}).warnings == []

@@ -31,6 +31,14 @@ _INPUT_FIELD = {"air_or_oxygen": "supplemental_oxygen"}
 
 MAX_TOTAL = 20
 
+# RCP 2017: NEWS2 is not validated for children (under 16) or in pregnancy.
+# NOTE: the vitals carry no pregnancy flag, so only the age limit is checked.
+MIN_ADULT_AGE = 16
+CHILD_WARNING = (
+    "NEWS2 is validated for adults (16 years and over) only; for a child use a "
+    "paediatric early-warning score"
+)
+
 
 @dataclass(frozen=True)
 class News2Score:
@@ -41,6 +49,7 @@ class News2Score:
     parameters: dict[str, int]
     missing: list[str] = field(default_factory=list)
     spo2_scale: int = 1
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -206,10 +215,15 @@ def score_news2(vitals: Mapping[str, Any]) -> News2Score:
             points[parameter] = score_temperature(value)
 
     total = sum(points.values())
+    warnings = []
+    age = vitals.get("age")
+    if age is not None and age < MIN_ADULT_AGE:
+        warnings.append(CHILD_WARNING)
     return News2Score(
         total=total,
         risk=clinical_risk(total, 3 in points.values()),
         parameters=points,
         missing=missing,
         spo2_scale=scale,
+        warnings=warnings,
     )

@@ -107,7 +107,25 @@ def health() -> Response:
 @handle_errors
 def login() -> Response:
     request = parse(LoginRequest, json_body(app))
-    user = users.authenticate(database(), request.email, request.password)
+    db = database()
+    try:
+        user = users.authenticate(db, request.email, request.password)
+    except users.LoginFailed as failure:
+        account = (
+            db.users.find_one({"_id": failure.user_id}) if failure.user_id else None
+        )
+        audit.record(
+            db,
+            user=account,
+            action="auth.login_failed",
+            patient_id=None,
+            request_id=request_id(app),
+            detail={"reason": failure.reason},
+        )
+        raise
+    audit.record(
+        db, user=user, action="auth.login", patient_id=None, request_id=request_id(app)
+    )
     logger.info("login succeeded", extra={"user_id": user["_id"]})
     return _token_response(user)
 
@@ -288,6 +306,14 @@ def create_user() -> Response:
     admin = current_user(app, "user:manage")
     request = parse(UserCreate, json_body(app))
     doc = users.create_user(database(), request, created_by=admin["_id"])
+    audit.record(
+        database(),
+        user=admin,
+        action="user.create",
+        patient_id=None,
+        request_id=request_id(app),
+        detail={"target_user_id": doc["_id"], "role": doc["role"]},
+    )
     return json_response(users.public_user(doc), 201)
 
 
@@ -297,6 +323,16 @@ def update_user(user_id: str) -> Response:
     admin = current_user(app, "user:manage")
     request = parse(UserUpdate, json_body(app))
     doc = users.update_user(database(), user_id, request, admin)
+    changed = sorted(request.model_dump(exclude_none=True))
+    audit.record(
+        database(),
+        user=admin,
+        action="user.update",
+        patient_id=None,
+        request_id=request_id(app),
+        # Field names only: a new password or name never enters the audit trail.
+        detail={"target_user_id": user_id, "fields": changed},
+    )
     return json_response(users.public_user(doc))
 
 

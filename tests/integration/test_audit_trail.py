@@ -93,3 +93,42 @@ def test_audit_has_no_write_route(stack: Any, team: dict[str, Account]) -> None:
             method, f"{stack.api_url}/audit", headers=team["ADMIN"].headers, timeout=10
         )
         assert response.status_code in {403, 404, 405}, method
+
+
+def test_account_actions_are_audited(stack: Any, team: dict[str, Account]) -> None:
+    admin = team["ADMIN"]
+    medic = create_account(stack.api_url, admin, "PARAMEDIC", "audited")
+    moved = requests.patch(
+        f"{stack.api_url}/users/{medic.user['id']}",
+        json={"role": "DOCTOR", "password": "another-long-password"},
+        headers=admin.headers,
+        timeout=10,
+    )
+    assert moved.status_code == 200
+    bad = requests.post(
+        f"{stack.api_url}/auth/login",
+        json={"email": medic.user["email"], "password": "not-the-password"},
+        timeout=10,
+    )
+    assert bad.status_code == 401
+
+    db = stack.db()
+    created = db.audit.find_one(
+        {"action": "user.create", "detail.target_user_id": medic.user["id"]}
+    )
+    assert created is not None
+    assert created["user_id"] == admin.user["id"]
+    assert created["detail"]["role"] == "PARAMEDIC"
+    updated = db.audit.find_one(
+        {"action": "user.update", "detail.target_user_id": medic.user["id"]}
+    )
+    assert updated is not None
+    assert updated["detail"]["fields"] == ["password", "role"]
+    assert "another-long-password" not in str(updated)
+    logins = list(db.audit.find({"action": "auth.login", "user_id": medic.user["id"]}))
+    assert len(logins) == 1
+    failed = db.audit.find_one(
+        {"action": "auth.login_failed", "user_id": medic.user["id"]}
+    )
+    assert failed is not None
+    assert failed["detail"] == {"reason": "wrong_password"}

@@ -14,18 +14,22 @@ logger = logging.getLogger(__name__)
 def record(
     db: Database,
     *,
-    user: dict[str, Any],
+    user: dict[str, Any] | None,
     action: str,
     patient_id: str | None,
     request_id: str | None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Insert one audit entry; ``detail`` must never hold patient fields."""
+    """Insert one audit entry; ``detail`` must never hold patient fields.
+
+    ``user`` is None for an action without a known account, such as a login attempt
+    for an unregistered email.
+    """
     db.audit.insert_one(
         {
             "at": datetime.now(UTC),
-            "user_id": user["_id"],
-            "role": user["role"],
+            "user_id": user["_id"] if user else None,
+            "role": user["role"] if user else None,
             "action": action,
             "patient_id": patient_id,
             "request_id": request_id,

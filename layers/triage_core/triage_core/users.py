@@ -129,6 +129,15 @@ def _find_by_email(db: Database, email: str) -> dict | None:
     return db.users.find_one({"email": email.lower()})
 
 
+class LoginFailed(Unauthorized):
+    """A rejected login; ``user_id`` and ``reason`` are for the audit trail only."""
+
+    def __init__(self, user_id: str | None, reason: str) -> None:
+        super().__init__(LOGIN_FAILED)
+        self.user_id = user_id
+        self.reason = reason
+
+
 def authenticate(db: Database, email: str, password: str) -> dict:
     """Return the user for a correct email and password or raise ``Unauthorized``.
 
@@ -141,11 +150,10 @@ def authenticate(db: Database, email: str, password: str) -> dict:
     now = datetime.now(UTC)
     password_ok = verify_password(user["password_hash"] if user else None, password)
     if user is None:
-        raise Unauthorized(LOGIN_FAILED)
-    locked_until = user.get("locked_until")
-    if locked_until is not None and locked_until > now:
+        raise LoginFailed(None, "unknown_email")
+    if is_locked(user):
         logger.warning("login rejected: account locked id=%s", user["_id"])
-        raise Unauthorized(LOGIN_FAILED)
+        raise LoginFailed(user["_id"], "locked")
     if not password_ok:
         failures = int(user.get("failed_logins", 0)) + 1
         update: dict[str, Any] = {"failed_logins": failures}
@@ -154,10 +162,10 @@ def authenticate(db: Database, email: str, password: str) -> dict:
             update["failed_logins"] = 0
             logger.warning("account locked after failed logins id=%s", user["_id"])
         _set_fields(db, user["_id"], update)
-        raise Unauthorized(LOGIN_FAILED)
+        raise LoginFailed(user["_id"], "wrong_password")
     if not user.get("active", False):
         logger.warning("login rejected: account inactive id=%s", user["_id"])
-        raise Unauthorized(LOGIN_FAILED)
+        raise LoginFailed(user["_id"], "inactive")
     update = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
     if needs_rehash(user["password_hash"]):
         update["password_hash"] = hash_password(password)

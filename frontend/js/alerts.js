@@ -1,5 +1,6 @@
-// Critical-patient alerts for doctors: a banner in an assertive live region plus a
-// WebAudio beep that repeats every 10 s until a doctor acknowledges the alert.
+// Critical-patient alerts for doctors: one banner in an assertive live region for
+// every unacknowledged critical patient, plus a WebAudio beep that repeats every 10 s
+// while any of them is unacknowledged.
 
 import { h, replace } from "./dom.js";
 import { percent, probabilityOf, summarize } from "./clinical.js";
@@ -52,28 +53,87 @@ function beep() {
   }
 }
 
+function describe(patient) {
+  const vitals = summarize(patient);
+  const complaint = vitals.chief_complaint ? `, ${vitals.chief_complaint}` : "";
+  return (
+    `ICU risk ${percent(probabilityOf(patient))}, ` +
+    `${vitals.age ?? "?"} y ${vitals.sex ?? ""}${complaint}`
+  );
+}
+
+function patientLink(patient, text) {
+  return h("a", { href: `#/patients/${encodeURIComponent(idOf(patient))}` }, text);
+}
+
+/**
+ * One banner for all open alerts: the newest critical patient, the count, a list
+ * with a link to each, "Acknowledge" for the newest and "Acknowledge all".
+ */
 function render() {
   if (!container) return;
-  const items = [...open.values()].map((patient) => {
-    const id = idOf(patient);
-    const vitals = summarize(patient);
-    const complaint = vitals.chief_complaint ? `, ${vitals.chief_complaint}` : "";
-    return h(
+  const patients = [...open.values()];
+  document.body.classList.toggle("has-alert", patients.length > 0);
+  if (patients.length === 0) {
+    replace(container);
+    return;
+  }
+  const newest = patients[patients.length - 1];
+  const count = patients.length;
+  const others = patients.slice(0, -1).reverse();
+  replace(
+    container,
+    h(
       "div",
-      { class: "alert-critical", role: "alert", dataset: { patientId: id } },
+      {
+        class: "alert-critical",
+        role: "alert",
+        dataset: { patientId: idOf(newest), count: String(count) },
+      },
       h("strong", {}, "CRITICAL patient"),
-      h(
-        "span",
-        {},
-        ` ICU risk ${percent(probabilityOf(patient))}, ` +
-          `${vitals.age ?? "?"} y ${vitals.sex ?? ""}${complaint}. `,
-      ),
-      h("a", { href: `#/patients/${encodeURIComponent(id)}` }, "Open patient"),
+      h("span", {}, ` ${describe(newest)}. `),
+      patientLink(newest, "Open patient"),
       h(
         "button",
-        { type: "button", class: "btn btn-danger", onclick: () => acknowledge(id) },
+        { type: "button", class: "btn btn-danger", onclick: () => acknowledge([idOf(newest)]) },
         "Acknowledge",
       ),
+      count > 1
+        ? h(
+            "div",
+            { class: "alert-more" },
+            h(
+              "p",
+              { class: "alert-count", dataset: { testid: "alert-count" } },
+              `${count} unacknowledged critical patients`,
+            ),
+            h(
+              "details",
+              {},
+              h("summary", {}, `Show the other ${others.length}`),
+              h(
+                "ul",
+                { class: "alert-list" },
+                others.map((patient) =>
+                  h(
+                    "li",
+                    { dataset: { patientId: idOf(patient) } },
+                    patientLink(patient, describe(patient)),
+                  ),
+                ),
+              ),
+            ),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "btn btn-danger",
+                onclick: () => acknowledge(patients.map(idOf)),
+              },
+              "Acknowledge all",
+            ),
+          )
+        : null,
       soundEnabled()
         ? null
         : h(
@@ -81,15 +141,15 @@ function render() {
             { class: "sound-off", dataset: { testid: "sound-off" } },
             "Sound is off until you click or press a key on this page.",
           ),
-    );
-  });
-  replace(container, items);
-  document.body.classList.toggle("has-alert", open.size > 0);
+    ),
+  );
 }
 
-function acknowledge(id) {
-  open.delete(id);
-  acknowledged.add(id);
+function acknowledge(ids) {
+  for (const id of ids) {
+    open.delete(id);
+    acknowledged.add(id);
+  }
   if (open.size === 0) {
     clearInterval(beepTimer);
     beepTimer = null;

@@ -1,14 +1,25 @@
 // Inline SVG charts; numbers are drawn as text as well, so no value depends on colour.
 
-import { svg } from "./dom.js";
+import { h, svg } from "./dom.js";
 
 /**
- * Horizontal bar chart of [{label, value, className}] scaled to the largest value.
- * Returns an <svg role="img"> whose aria-label lists every value.
+ * Titled box with a horizontal bar chart of [{label, value, className}], scaled to
+ * the largest value. The <svg role="img"> carries an aria-label that lists every
+ * value; when every value is 0 the box says "No patients yet" instead of bars.
  */
-export function barChart(rows, { title }) {
-  const rowHeight = 26;
-  const labelWidth = 110;
+export function barChart(rows, { title, testid }) {
+  const total = rows.reduce((sum, row) => sum + row.value, 0);
+  return h(
+    "figure",
+    { class: "chart-box", dataset: { testid: testid || "chart" } },
+    h("figcaption", { class: "chart-title" }, title),
+    total > 0 ? bars(rows, title) : h("p", { class: "muted chart-empty" }, "No patients yet"),
+  );
+}
+
+function bars(rows, title) {
+  const rowHeight = 28;
+  const labelWidth = 130;
   const barWidth = 170;
   const max = Math.max(1, ...rows.map((row) => row.value));
   const height = rows.length * rowHeight;
@@ -23,24 +34,20 @@ export function barChart(rows, { title }) {
     },
     rows.map((row, index) => {
       const y = index * rowHeight;
-      const width = (row.value / max) * barWidth;
+      const width = Math.max((row.value / max) * barWidth, 1);
       return svg(
         "g",
-        {},
-        svg("text", { x: 0, y: y + 17, class: "chart-label" }, row.label),
+        { dataset: { label: row.label, value: String(row.value) } },
+        svg("text", { x: 0, y: y + 18, class: "chart-label" }, row.label),
         svg("rect", {
           x: labelWidth,
-          y: y + 4,
-          width: Math.max(width, 1),
+          y: y + 5,
+          width,
           height: 18,
           rx: 3,
           class: `chart-bar ${row.className || ""}`,
         }),
-        svg(
-          "text",
-          { x: labelWidth + Math.max(width, 1) + 6, y: y + 17, class: "chart-value" },
-          String(row.value),
-        ),
+        svg("text", { x: labelWidth + width + 6, y: y + 18, class: "chart-value" }, String(row.value)),
       );
     }),
   );

@@ -5,6 +5,12 @@ import { h, svg } from "./dom.js";
 
 export const RISK_LEVELS = ["low", "moderate", "high", "critical"];
 
+// What the ICU-risk model reads. Keep in step with the `features` list of
+// ml_container/model/manifest.json; this is the only copy in the frontend.
+export const MODEL_INPUTS_TEXT =
+  "Based on age, sex, SpO2, respiratory rate, heart rate and systolic BP. " +
+  "Consciousness, temperature and oxygen are not model inputs; see NEWS2.";
+
 const RISK_LABELS = {
   low: "Low",
   moderate: "Moderate",
@@ -77,6 +83,7 @@ export function summarize(patient) {
     news2_total: news2.total,
     news2_risk: news2.risk,
     news2_partial: news2.partial,
+    news2_warnings: warningTexts(news2.warnings),
     prediction_state: prediction.state,
     probability: prediction.probability,
     risk_level: prediction.risk_level,
@@ -86,6 +93,32 @@ export function summarize(patient) {
     created_at: patient.created_at,
     updated_at: patient.updated_at,
   };
+}
+
+/** The NEWS2 warnings as a list of strings; anything else in the list is dropped. */
+export function warningTexts(warnings) {
+  if (!Array.isArray(warnings)) return [];
+  return warnings
+    .map((item) => (typeof item === "string" ? item : item && item.message))
+    .filter((text) => typeof text === "string" && text.length > 0);
+}
+
+/** Short board marker when NEWS2 carries warnings; the full text is in the label. */
+export function news2WarningMarker(patient) {
+  const summary = summarize(patient);
+  const texts = warningTexts(summary.news2_warnings);
+  if (!texts.length) return null;
+  return h(
+    "span",
+    {
+      class: "badge news2-caution",
+      title: texts.join(" "),
+      dataset: { testid: "news2-warning-marker" },
+    },
+    h("span", { "aria-hidden": "true" }, "⚠ "),
+    "NEWS2 caution",
+    h("span", { class: "visually-hidden" }, `: ${texts.join(" ")}`),
+  );
 }
 
 /** Risk level of a patient document or summary; "pending" before scoring. */
@@ -169,6 +202,7 @@ export function predictionPanel(patient) {
         `The prediction service has not scored this patient yet${attempts}. ` +
           "The risk appears here as soon as it is available; NEWS2 below is complete.",
       ),
+      modelInputsNote(),
     );
   }
   const probability = probabilityOf(patient);
@@ -192,10 +226,15 @@ export function predictionPanel(patient) {
       ),
     ),
     probability === null ? null : riskGauge(probability, level),
+    modelInputsNote(),
     prediction.model_version
       ? h("p", { class: "muted" }, `Model ${prediction.model_version}`)
       : null,
   );
+}
+
+function modelInputsNote() {
+  return h("p", { class: "model-inputs", dataset: { testid: "model-inputs" } }, MODEL_INPUTS_TEXT);
 }
 
 /** Panel with the NEWS2 total, its band and the points per parameter. */
@@ -204,6 +243,7 @@ export function news2Panel(news2) {
     return h("section", { class: "panel" }, h("h3", {}, "NEWS2"), h("p", {}, "Not scored."));
   const parameters = news2.parameters || {};
   const missing = new Set(news2.missing || []);
+  const warnings = warningTexts(news2.warnings);
   const rows = NEWS2_PARAMETERS.map(([key, label]) => {
     const points = parameters[key];
     const notMeasured = missing.has(key) || points === undefined || points === null;
@@ -230,6 +270,18 @@ export function news2Panel(news2) {
         news2BandLabel(news2.risk),
       ),
     ),
+    warnings.length
+      ? h(
+          "div",
+          { class: "warnings news2-warnings", role: "note", dataset: { testid: "news2-warnings" } },
+          h("h4", {}, "NEWS2 caution"),
+          h(
+            "ul",
+            {},
+            warnings.map((text) => h("li", {}, text)),
+          ),
+        )
+      : null,
     news2.partial
       ? h(
           "p",

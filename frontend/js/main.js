@@ -13,6 +13,7 @@ import * as boardPage from "./pages/board.js";
 import * as patientPage from "./pages/patient.js";
 import * as usersPage from "./pages/users.js";
 import * as modelCardPage from "./pages/model_card.js";
+import * as auditPage from "./pages/audit.js";
 
 const ALL_ROLES = ["PARAMEDIC", "DOCTOR", "ADMIN"];
 
@@ -22,6 +23,7 @@ const ROUTES = [
   { path: "board", label: "Board", roles: ["DOCTOR", "ADMIN"], page: boardPage },
   { path: "users", label: "Users", roles: ["ADMIN"], page: usersPage },
   { path: "model-card", label: "Model card", roles: ["ADMIN"], page: modelCardPage },
+  { path: "audit", label: "Audit log", roles: ["ADMIN"], page: auditPage },
   { path: "patients", label: null, roles: ALL_ROLES, page: patientPage },
 ];
 

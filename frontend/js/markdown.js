@@ -67,6 +67,9 @@ function splitRow(line) {
 }
 
 const TABLE_SEPARATOR = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
+// A short cell with a digit (a count, a metric, an interval) never wraps; a wide
+// table scrolls inside its .table-scroll box instead.
+const NUMERIC_CELL = /^(?=.*\d).{1,40}$/;
 const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*\d+[.)]\s+(.*)$/;
 
@@ -139,7 +142,9 @@ export function renderMarkdown(markdown, images = {}, used = new Set()) {
                 h(
                   "tr",
                   {},
-                  row.map((cell) => h("td", {}, renderInline(cell, images))),
+                  row.map((cell) =>
+                    h("td", { class: NUMERIC_CELL.test(cell) ? "nowrap" : null }, renderInline(cell, images)),
+                  ),
                 ),
               ),
             ),

@@ -130,9 +130,18 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
         context.close()
 
 
+def page_width(page: Page) -> int:
+    """Width of the document in CSS px; above the viewport the page scrolls sideways."""
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
 @pytest.fixture
 def shoot(screenshot_dir: Path) -> Callable[[Page, str], list[Path]]:
-    """Save full-page screenshots of `page` at 375x812 and 1280x800."""
+    """Save full-page screenshots of `page` at 375x812 and 1280x800.
+
+    Fails when the page is wider than the viewport at either size, so every page
+    that a test photographs is also checked for sideways scrolling.
+    """
 
     def save(page: Page, name: str) -> list[Path]:
         original = page.viewport_size
@@ -143,6 +152,10 @@ def shoot(screenshot_dir: Path) -> Callable[[Page, str], list[Path]]:
             path = screenshot_dir / f"{name}_{size['width']}x{size['height']}.png"
             page.screenshot(path=str(path), full_page=True)
             paths.append(path)
+            width = page_width(page)
+            assert width <= size["width"], (
+                f"{name}: page is {width} px wide at {size['width']} px"
+            )
         if original:
             page.set_viewport_size(original)
         return paths

@@ -5,11 +5,13 @@ import { barChart } from "../charts.js";
 import {
   RISK_LEVELS,
   news2Badge,
+  news2WarningMarker,
   riskBadge,
   riskLabel,
   riskLevelOf,
   statusLabel,
   summarize,
+  warningTexts,
 } from "../clinical.js";
 import { formatTime, h, replace } from "../dom.js";
 import { onLiveMessage, onLiveStatus, reconnectNow } from "../live.js";
@@ -84,7 +86,14 @@ function patientRow(patient, isNew) {
         patient.assigned_doctor_id ? ", assigned" : ", unassigned",
       ),
     ),
-    h("span", { class: "card-badges" }, riskBadge(patient), " ", news2Badge(patient)),
+    h(
+      "span",
+      { class: "card-badges" },
+      riskBadge(patient),
+      " ",
+      news2Badge(patient),
+      news2WarningMarker(patient),
+    ),
   );
 }
 
@@ -114,14 +123,14 @@ function statsView(stats) {
           value: Number(byRisk[level]) || 0,
           className: `risk-${level}`,
         })),
-      { title: "Patients by ICU risk" },
+      { title: "ICU risk levels", testid: "chart-risk" },
     ),
     barChart(
       STATUSES.filter((status) => byStatus[status] !== undefined).map((status) => ({
         label: statusLabel(status),
         value: Number(byStatus[status]) || 0,
       })),
-      { title: "Patients by status" },
+      { title: "Statuses", testid: "chart-status" },
     ),
   );
 }
@@ -186,6 +195,7 @@ export function render(main, { showNotice }) {
       patients.set(id, {
         ...(patients.get(id) || {}),
         chief_complaint: patient.vitals?.chief_complaint ?? null,
+        news2_warnings: warningTexts(patient.news2?.warnings),
       });
       renderList();
     } catch (error) {

@@ -4,6 +4,7 @@ import { api, idOf } from "../api.js";
 import { news2Panel, predictionPanel, reasonsPanel, riskBadge, statusLabel } from "../clinical.js";
 import { formatTime, h, humanize, replace, sameInstant } from "../dom.js";
 import { onLiveMessage, subscribe } from "../live.js";
+import { loadNames, nameOf } from "../people.js";
 import { CONSCIOUSNESS_LEVELS, NUMERIC_FIELDS, labelOf } from "../vitals.js";
 
 // Allowed status changes. The API enforces the same rules and returns 409 otherwise.
@@ -68,7 +69,7 @@ function vitalsTable(vitals) {
 }
 
 /** Render one history entry. A malformed entry is shown as unreadable, not hidden. */
-function historyItem(entry) {
+function historyItem(entry, who) {
   if (!entry || typeof entry !== "object") {
     return h("li", { class: "warning-text" }, "Unreadable history entry");
   }
@@ -77,22 +78,28 @@ function historyItem(entry) {
       ? `status ${statusLabel(entry.old)} -> ${statusLabel(entry.new)}`
       : entry.field === "notes"
         ? "note added"
-        : `${humanize(entry.field)} ${entry.old ?? "none"} -> ${entry.new ?? "none"}`;
+        : entry.field === "assigned_doctor_id"
+          ? `assigned doctor ${who(entry.old)} -> ${who(entry.new)}`
+          : `${humanize(entry.field)} ${entry.old ?? "none"} -> ${entry.new ?? "none"}`;
   return h(
     "li",
     {},
     `${formatTime(entry.at)}: ${change}`,
-    entry.by ? h("span", { class: "muted" }, ` by ${entry.by}`) : null,
+    entry.by ? h("span", { class: "muted", dataset: { by: "" } }, ` by ${who(entry.by)}`) : null,
   );
 }
 
-function historyPanel(history) {
+function historyPanel(history, who) {
   return h(
     "section",
     { class: "panel", "aria-labelledby": "history-heading" },
     h("h3", { id: "history-heading" }, "History"),
     history.length
-      ? h("ol", { class: "plain-list history" }, history.map(historyItem))
+      ? h(
+          "ol",
+          { class: "plain-list history", dataset: { testid: "history" } },
+          history.map((entry) => historyItem(entry, who)),
+        )
       : h("p", { class: "muted" }, "No changes yet."),
   );
 }
@@ -115,7 +122,9 @@ export function render(main, { params, user, showNotice }) {
     body,
   );
   let doctors = null;
+  let names = new Map();
   let current = null;
+  const who = (id) => nameOf(id, names, user);
   // The page re-renders on live updates, so the note being typed is kept here.
   let draftNote = "";
 
@@ -191,8 +200,8 @@ export function render(main, { params, user, showNotice }) {
         "Assigned doctor: ",
         h(
           "strong",
-          {},
-          patient.assigned_doctor_id === user.id ? "you" : patient.assigned_doctor_id || "nobody",
+          { dataset: { testid: "assigned-doctor" } },
+          nameOf(patient.assigned_doctor_id, names, user),
         ),
       ),
       h(
@@ -260,7 +269,7 @@ export function render(main, { params, user, showNotice }) {
                     h(
                       "p",
                       { class: "muted" },
-                      `${formatTime(note.created_at)}, ${note.author_id === user.id ? "you" : note.author_id}`,
+                      `${formatTime(note.created_at)}, ${who(note.author_id)}`,
                     ),
                   )
                 : h("li", { class: "warning-text" }, "Unreadable note"),
@@ -300,7 +309,7 @@ export function render(main, { params, user, showNotice }) {
         h("h1", {}, `Patient: ${vitals.age ?? "?"} y ${vitals.sex ?? ""}`),
         riskBadge(patient),
       ),
-      h("p", { class: "muted" }, `${idOf(patient)}, submitted ${formatTime(patient.created_at)}`),
+      h("p", { class: "muted id-line" }, `${idOf(patient)}, submitted ${formatTime(patient.created_at)}`),
       h(
         "div",
         { class: "panels" },
@@ -310,7 +319,7 @@ export function render(main, { params, user, showNotice }) {
         vitalsTable(vitals),
         canAct ? actionsPanel(patient) : null,
         notesPanel(patient),
-        historyPanel(patient.history || []),
+        historyPanel(patient.history || [], who),
       ),
     );
     if (focusedId) document.getElementById(focusedId)?.focus();
@@ -319,6 +328,7 @@ export function render(main, { params, user, showNotice }) {
   const load = async () => {
     try {
       if (canAct && doctors === null) await loadDoctors();
+      names = await loadNames(user);
       show(await api.get(`/patients/${encodeURIComponent(patientId)}`));
     } catch (error) {
       replace(

@@ -1,7 +1,11 @@
-// Admin: list users, create one, change a role, deactivate or reactivate.
+// Admin: list users, create one, change a role, deactivate or reactivate, and
+// reset a password (which also unlocks an account locked after failed logins).
 
 import { api, idOf } from "../api.js";
 import { formatTime, h, replace } from "../dom.js";
+import { forgetNames } from "../people.js";
+
+const MIN_PASSWORD = 12;
 
 const ROLES = ["PARAMEDIC", "DOCTOR", "ADMIN"];
 
@@ -86,11 +90,65 @@ export function render(main, { user, showNotice }) {
   const update = async (target, changes, label) => {
     try {
       await api.patch(`/users/${encodeURIComponent(idOf(target))}`, changes);
+      forgetNames();
       showNotice(`${label}: ${target.email}.`, "success");
       load();
+      return true;
     } catch (error) {
       showNotice(`${label} failed for ${target.email}: ${error.message}`, "error");
+      return false;
     }
+  };
+
+  /** Inline "new password" form under a user row; the password is never shown. */
+  const resetForm = (item) => {
+    const id = idOf(item);
+    const input = h("input", {
+      id: `reset-${id}`,
+      type: "password",
+      autocomplete: "new-password",
+      minlength: MIN_PASSWORD,
+      required: true,
+    });
+    const error = h("p", { class: "field-error", id: `reset-${id}-error`, role: "alert" });
+    const form = h(
+      "form",
+      {
+        class: "inline-form reset-form",
+        hidden: true,
+        novalidate: true,
+        onsubmit: async (event) => {
+          event.preventDefault();
+          error.textContent = "";
+          if (input.value.length < MIN_PASSWORD) {
+            error.textContent = `Use at least ${MIN_PASSWORD} characters.`;
+            input.setAttribute("aria-invalid", "true");
+            input.focus();
+            return;
+          }
+          if (await update(item, { password: input.value }, "Password reset")) form.hidden = true;
+        },
+      },
+      h("label", { for: `reset-${id}` }, `New password for ${item.email} (at least ${MIN_PASSWORD} characters)`),
+      input,
+      h("button", { type: "submit", class: "btn btn-small" }, "Set password"),
+      error,
+    );
+    const open = h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-small",
+        "aria-expanded": "false",
+        onclick: () => {
+          form.hidden = !form.hidden;
+          open.setAttribute("aria-expanded", String(!form.hidden));
+          if (!form.hidden) input.focus();
+        },
+      },
+      "Reset password",
+    );
+    return [open, form];
   };
 
   const row = (item) => {
@@ -126,11 +184,25 @@ export function render(main, { user, showNotice }) {
           ),
         ),
       ),
-      h("td", { "data-label": "State" }, active ? "active" : "deactivated"),
+      h(
+        "td",
+        { "data-label": "State" },
+        active ? "active" : "deactivated",
+        item.locked === true
+          ? h(
+              "span",
+              { class: "badge locked", dataset: { testid: "locked" } },
+              "Locked",
+            )
+          : null,
+      ),
       h("td", { "data-label": "Created" }, formatTime(item.created_at)),
       h(
         "td",
         { "data-label": "" },
+        h(
+          "div",
+          { class: "user-actions" },
         isSelf
           ? h("span", { class: "muted" }, "you")
           : active
@@ -152,6 +224,8 @@ export function render(main, { user, showNotice }) {
                 },
                 "Reactivate",
               ),
+        isSelf ? null : resetForm(item),
+        ),
       ),
     );
   };

@@ -186,14 +186,20 @@ class LocalGateway:
         try:
             body = await self._read_body(scope, receive)
         except PayloadTooLarge:
-            await _send_json(send, 413, {"message": "Request Too Long"})
+            await _send_json(
+                send,
+                413,
+                gateway_error("payload_too_large", "request body is over 10 MB"),
+            )
             return
 
         route = self.routes.match(path)
         if route is None:
-            # API Gateway REST returns 403 "Missing Authentication Token" for an
-            # unknown path. Locally the gateway returns 404, the accurate status.
-            await _send_json(send, 404, {"message": "Not Found"})
+            # API Gateway REST answers an unknown path as MISSING_AUTHENTICATION_TOKEN;
+            # template.yaml's gateway response turns that into this 404 and body.
+            await _send_json(
+                send, 404, gateway_error("not_found", f"no route for {path}")
+            )
             return
         if scope["method"] == "OPTIONS" and "OPTIONS" not in self.app.routes.get(
             route.resource, {}
@@ -246,7 +252,9 @@ class LocalGateway:
         entries = self.app.routes.get(resource, {})
         cors_entries = {m: e for m, e in entries.items() if e.cors}
         if not cors_entries:
-            await _send_json(send, 405, {"message": "Method Not Allowed"})
+            await _send_json(
+                send, 405, gateway_error("method_not_allowed", "method not allowed")
+            )
             return
         config = next(iter(cors_entries.values())).cors
         headers = [
@@ -301,20 +309,37 @@ class LocalGateway:
                 event["requestContext"]["requestId"],
                 self.timeout_seconds,
             )
-            return _json_response(504, {"message": "Endpoint request timed out"})
+            return _json_response(
+                504, gateway_error("integration_timeout", "the function timed out")
+            )
         except Exception:
             logger.exception(
                 "api handler failed (request %s)", event["requestContext"]["requestId"]
             )
-            return _json_response(502, {"message": "Internal server error"})
+            return _json_response(
+                502,
+                gateway_error(
+                    "bad_gateway", "the function returned an invalid response"
+                ),
+            )
         try:
             response = parse_proxy_result(result)
         except InvalidProxyResponse as exc:
             logger.error("malformed Lambda proxy response: %s", exc)
-            return _json_response(502, {"message": "Internal server error"})
+            return _json_response(
+                502,
+                gateway_error(
+                    "bad_gateway", "the function returned an invalid response"
+                ),
+            )
         if len(response.body) > MAX_LAMBDA_PAYLOAD_BYTES:
             logger.error("Lambda response body exceeds 6 MB")
-            return _json_response(502, {"message": "Internal server error"})
+            return _json_response(
+                502,
+                gateway_error(
+                    "bad_gateway", "the function returned an invalid response"
+                ),
+            )
         return response
 
     def _call_app(self, event: dict[str, Any], context: LocalLambdaContext) -> Any:
@@ -334,6 +359,11 @@ def _json_response(status: int, payload: dict[str, Any]) -> ProxyResponse:
     return ProxyResponse(
         status, [("content-type", "application/json")], json.dumps(payload).encode()
     )
+
+
+def gateway_error(code: str, message: str) -> dict[str, Any]:
+    """Return the API's error shape, as template.yaml's gateway responses produce it."""
+    return {"error": {"code": code, "message": message, "field": None}}
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:

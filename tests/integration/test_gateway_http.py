@@ -140,7 +140,7 @@ def test_literal_route_beats_parameter(gateway_url: str) -> None:
 def test_unknown_route_is_404(gateway_url: str) -> None:
     response = requests.get(gateway_url + "/api/nowhere", timeout=5)
     assert response.status_code == 404
-    assert response.json() == {"message": "Not Found"}
+    assert response.json()["error"]["code"] == "not_found"
 
 
 def test_wrong_method_is_405(gateway_url: str) -> None:
@@ -151,13 +151,13 @@ def test_wrong_method_is_405(gateway_url: str) -> None:
 def test_body_over_limit_is_413(gateway_url: str) -> None:
     response = requests.post(gateway_url + "/api/patients", data=b"x" * 1025, timeout=5)
     assert response.status_code == 413
-    assert response.json() == {"message": "Request Too Long"}
+    assert response.json()["error"]["code"] == "payload_too_large"
 
 
 def test_slow_handler_is_504(gateway_url: str) -> None:
     response = requests.get(gateway_url + "/api/slow", timeout=5)
     assert response.status_code == 504
-    assert response.json() == {"message": "Endpoint request timed out"}
+    assert response.json()["error"]["code"] == "integration_timeout"
 
 
 def test_response_headers_and_status(gateway_url: str) -> None:

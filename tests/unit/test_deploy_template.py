@@ -371,3 +371,23 @@ def test_cloudfront_reads_bucket_through_oac(resources: dict[str, Any]) -> None:
         "${FrontendDistribution}"
         in statement["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
     )
+
+
+def test_gateway_errors_use_the_api_error_shape(resources: dict[str, Any]) -> None:
+    responses = {
+        spec["Properties"]["ResponseType"]: spec["Properties"]
+        for spec in resources.values()
+        if spec["Type"] == "AWS::ApiGateway::GatewayResponse"
+    }
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert responses["REQUEST_TOO_LARGE"]["StatusCode"] == "413"
+    for response_type in (
+        "MISSING_AUTHENTICATION_TOKEN",
+        "REQUEST_TOO_LARGE",
+        "INTEGRATION_TIMEOUT",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    ):
+        template = responses[response_type]["ResponseTemplates"]["application/json"]
+        assert template.startswith('{"error": {"code": "')
+        assert '"field": null' in template

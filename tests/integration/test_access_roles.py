@@ -225,6 +225,7 @@ def test_status_transition_rules(stack: Any, accounts: dict[str, Account]) -> No
     )
     assert skip.status_code == 409
     assert skip.json()["error"]["field"] == "status"
+    assert skip.json()["error"]["message"].endswith("allowed next: arrived")
     for status in ("arrived", "in_treatment", "admitted_icu"):
         step = requests.post(
             url, json={"status": status}, headers=doctor.headers, timeout=10

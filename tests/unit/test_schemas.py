@@ -130,3 +130,58 @@ def test_query_page_size_bounded() -> None:
         parse(PatientQuery, {"page_size": "1000"})
     assert caught.value.field == "page_size"
     assert parse(PatientQuery, {"page_size": "20"}).page_size == 20
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        (
+            "heart_rate",
+            True,
+            "heart_rate=true is invalid: Input should be a valid integer",
+        ),
+        ("heart_rate", "72", 'heart_rate="72" is invalid'),
+        ("heart_rate", 72.5, "heart_rate=72.5 is invalid"),
+        ("temperature", float("nan"), "temperature=NaN is invalid"),
+    ],
+)
+def test_wrong_type_is_not_called_out_of_range(
+    field: str, value: Any, expected: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse(PatientVitals, {**VALID, field: value})
+    assert caught.value.field == field
+    assert caught.value.message.startswith(expected)
+    assert "plausible range" not in caught.value.message
+
+
+def test_bidi_override_rejected_and_escaped() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse(PatientVitals, {**VALID, "chief_complaint": "gnp\u202eexe"})
+    assert caught.value.field == "chief_complaint"
+    assert "U+202E" in caught.value.message
+    assert "\u202e" not in caught.value.message
+
+
+def test_long_value_shortened_in_message() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse(PatientVitals, {**VALID, "chief_complaint": "x" * 5000})
+    assert caught.value.field == "chief_complaint"
+    assert len(caught.value.message) < 200
+
+
+def test_password_never_echoed() -> None:
+    from triage_core.schemas import UserCreate
+
+    with pytest.raises(ValidationFailed) as caught:
+        parse(
+            UserCreate,
+            {
+                "email": "a@b.example",
+                "name": "A",
+                "role": "DOCTOR",
+                "password": "short1",
+            },
+        )
+    assert caught.value.field == "password"
+    assert "short1" not in caught.value.message

@@ -8,7 +8,12 @@ from typing import Any
 
 from pymongo.database import Database
 
-from triage_core.access import OPEN_STATUSES, check_transition, patient_scope
+from triage_core.access import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    check_transition,
+    patient_scope,
+)
 from triage_core.errors import Conflict, NotFound, ValidationFailed
 from triage_core.news2 import score_news2
 from triage_core.schemas import PatientQuery, PatientVitals, Role
@@ -190,8 +195,12 @@ def change_status(
 ) -> dict[str, Any]:
     old = patient["status"]
     if not check_transition(old, new_status):
+        allowed = sorted(TRANSITIONS.get(old, frozenset()))
+        next_steps = ", ".join(allowed) if allowed else "none (the episode has ended)"
         raise Conflict(
-            f"status cannot change from {old} to {new_status}", field="status"
+            f"status cannot change from {old} to {new_status}; allowed next: "
+            f"{next_steps}",
+            field="status",
         )
     return _update(
         db,

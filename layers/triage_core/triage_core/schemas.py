@@ -7,6 +7,7 @@ because a typo in a vital sign must be corrected by the person who entered it.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -56,6 +57,27 @@ class PatientStatus(StrEnum):
     TRANSFERRED = "transferred"
 
 
+# Control characters, and Unicode bidirectional controls, which can make "gnp.exe"
+# display as "exe.png" on another clinician's screen.
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e") | frozenset(
+    "\u2066\u2067\u2068\u2069"
+)
+
+
+def check_printable(value: str | None, allow_newlines: bool = False) -> str | None:
+    """Reject control and bidirectional-override characters in free text."""
+    if value is None:
+        return None
+    for ch in value:
+        if ch in _BIDI_CONTROLS:
+            raise ValueError(
+                f"must not contain the bidirectional control character U+{ord(ch):04X}"
+            )
+        if ord(ch) < 32 and not (allow_newlines and ch in "\n\t"):
+            raise ValueError(f"must not contain the control character U+{ord(ch):04X}")
+    return value
+
+
 class _Strict(BaseModel):
     """Base model: unknown keys are errors, so ``$where`` or dotted keys never pass."""
 
@@ -65,9 +87,17 @@ class _Strict(BaseModel):
 def _vital(name: str, *, optional: bool = False) -> Any:
     low, high, unit = VITAL_RANGES[name]
     description = f"{unit}, {low} to {high}"
+    # Strict: a JSON true, a string or NaN is a wrong type, not an out-of-range value.
+    options: dict[str, Any] = {
+        "ge": low,
+        "le": high,
+        "description": description,
+        "strict": True,
+        "allow_inf_nan": False,
+    }
     if optional:
-        return Field(default=None, ge=low, le=high, description=description)
-    return Field(ge=low, le=high, description=description)
+        return Field(default=None, **options)
+    return Field(**options)
 
 
 class PatientVitals(_Strict):
@@ -104,9 +134,7 @@ class PatientVitals(_Strict):
     @field_validator("chief_complaint")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(ch) < 32 for ch in value):
-            raise ValueError("must not contain control characters")
-        return value or None
+        return check_printable(value) or None
 
     @field_validator("diastolic_bp")
     @classmethod
@@ -139,6 +167,11 @@ class StatusRequest(_Strict):
 class NoteRequest(_Strict):
     text: str = Field(min_length=1, max_length=MAX_NOTE_LENGTH)
 
+    @field_validator("text")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return check_printable(value, allow_newlines=True) or value
+
 
 class UserCreate(_Strict):
     email: EmailStr
@@ -146,8 +179,18 @@ class UserCreate(_Strict):
     role: Role
     password: str = Field(min_length=12, max_length=256)
 
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return check_printable(value) or value
+
 
 class UserUpdate(_Strict):
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return check_printable(value)
+
     name: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_LENGTH)
     role: Role | None = None
     active: bool | None = Field(default=None, strict=True)
@@ -178,6 +221,23 @@ class AuditQuery(_Strict):
     page_size: int = Field(default=100, ge=1, le=500)
 
 
+MAX_SHOWN_VALUE = 40
+SECRET_FIELDS = frozenset({"password", "refresh_token"})
+
+
+def _show(field: str | None, value: Any) -> str:
+    """Render a rejected value as JSON, shortened, and never for a secret field."""
+    if field in SECRET_FIELDS:
+        return "(hidden)"
+    try:
+        text = json.dumps(value, default=str)
+    except ValueError:
+        text = repr(value)
+    if len(text) > MAX_SHOWN_VALUE:
+        text = text[: MAX_SHOWN_VALUE - 3] + "..."
+    return text
+
+
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
     """Turn one pydantic error into (field, message) naming the value and the range."""
     field = ".".join(str(part) for part in error.get("loc", ())) or None
@@ -190,16 +250,17 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     }:
         low, high, unit = VITAL_RANGES[field]
         return name, (
-            f"{field}={value!r} is outside the plausible range {low} to {high} {unit}"
+            f"{field}={_show(field, value)} is outside the plausible range "
+            f"{low} to {high} {unit}"
         )
     if kind == "missing":
         return name, f"{name} is required"
     if kind == "extra_forbidden":
         return name, f"{name} is not an accepted field"
-    detail = error.get("msg", "is invalid")
+    detail = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
     if field is None:
         return "body", detail
-    return name, f"{name}={value!r} is invalid: {detail}"
+    return name, f"{name}={_show(field, value)} is invalid: {detail}"
 
 
 def parse(model: type[BaseModel], data: Any) -> Any:

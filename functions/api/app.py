@@ -41,7 +41,9 @@ from triage_core.schemas import (
 )
 from triage_core.submission import submit_patient
 
-app = Chalice(app_name="triage-api")
+# configure_logs=False: Powertools Logger owns the "triage-api" logger, and Chalice's
+# own handler on the same name printed every line a second time as plain text.
+app = Chalice(app_name="triage-api", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 logger = Logger(service="triage-api")
 metrics = Metrics(namespace="TriagePlatform", service="triage-api")

@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ui_login
+from tests.e2e.conftest import PHONE, api_login, page_width, ui_login
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +40,29 @@ def test_admin_creates_user_who_can_log_in(stack: Any, new_page, admin, shoot) -
     assert stored["active"] is True
     shoot(page, "users")
 
+    # Five wrong passwords lock the account; a reset unlocks it.
+    for _ in range(5):
+        failed = requests.post(
+            f"{stack.api_url}/auth/login",
+            json={"email": email, "password": "wrong-password-123"},
+            timeout=10,
+        )
+        assert failed.status_code == 401
+    page.click("#nav a[href='#/board']")
+    page.click("#nav a[href='#/users']")
+    expect(row.get_by_test_id("locked")).to_have_text("Locked")
+    row.get_by_role("button", name="Reset password").click()
+    row.locator("input[type=password]").fill("too-short")
+    row.get_by_role("button", name="Save password").click()
+    expect(row.locator(".reset-form .field-error")).to_have_text(
+        "Use at least 12 characters."
+    )
+    row.locator("input[type=password]").fill("a-new-long-password")
+    row.get_by_role("button", name="Save password").click()
+    expect(page.locator("#notice")).to_contain_text(f"Password reset: {email}.")
+    expect(row.get_by_test_id("locked")).to_have_count(0)
+    api_login(stack.api_url, email, "a-new-long-password")
+
     row.locator("select").select_option("PARAMEDIC")
     row.get_by_role("button", name="Change role").click()
     expect(page.locator(f"tr[data-email='{email}'] select")).to_have_value("PARAMEDIC")
@@ -52,7 +75,7 @@ def test_admin_creates_user_who_can_log_in(stack: Any, new_page, admin, shoot) -
     assert not stored["active"]
     login = requests.post(
         f"{stack.api_url}/auth/login",
-        json={"email": email, "password": "a-long-enough-password"},
+        json={"email": email, "password": "a-new-long-password"},
         timeout=10,
     )
     assert login.status_code == 401
@@ -73,7 +96,77 @@ def test_model_card_renders_markdown_and_plots(
     assert plots.first.get_attribute("src").startswith("data:image/png;base64,")
     widths = plots.evaluate_all("images => images.map(image => image.naturalWidth)")
     assert all(width > 0 for width in widths)
+    # Cells with numbers stay on one line; wide tables scroll inside their box.
+    numbers = card.locator("td.nowrap")
+    assert numbers.count() >= 1
+    lines = numbers.evaluate_all(
+        """cells => cells.map(cell => {
+          const style = getComputedStyle(cell);
+          return [style.whiteSpace, cell.getClientRects().length];
+        })"""
+    )
+    assert {tuple(line) for line in lines} == {("nowrap", 1)}
     shoot(page, "model_card")
+
+
+def test_audit_log_filters_and_pages(
+    stack: Any, new_page, admin, paramedic, shoot
+) -> None:
+    tokens = api_login(stack.api_url, paramedic.email, paramedic.password)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    response = requests.post(
+        f"{stack.api_url}/patients",
+        json={
+            "age": 50,
+            "sex": "female",
+            "heart_rate": 80,
+            "respiratory_rate": 16,
+            "spo2": 97,
+            "supplemental_oxygen": False,
+            "systolic_bp": 120,
+            "consciousness": "A",
+        },
+        headers=headers,
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    patient_id = response.json()["id"]
+    # 1 create + 55 reads: two pages of 50 for this patient.
+    for _ in range(55):
+        read = requests.get(
+            f"{stack.api_url}/patients/{patient_id}", headers=headers, timeout=10
+        )
+        assert read.status_code == 200
+
+    page = new_page()
+    ui_login(page, stack.base_url, admin)
+    page.click("#nav a[href='#/audit']")
+    expect(page.locator("h1")).to_have_text("Audit log")
+    page.fill("#audit-patient", "not-an-id")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#audit-patient-error")).to_contain_text("pat_")
+    page.fill("#audit-patient", patient_id)
+    page.select_option("#audit-user", paramedic.id)
+    page.get_by_role("button", name="Apply filters").click()
+    log = page.get_by_test_id("audit")
+    expect(log.locator("caption")).to_have_text("56 entries")
+    expect(page.get_by_test_id("audit-page")).to_have_text("Page 1 of 2")
+    expect(log.locator("tbody tr")).to_have_count(50)
+    first = log.locator("tbody tr").first
+    expect(first.locator("td[data-label=User]")).to_have_text(paramedic.name)
+    expect(first.locator("td[data-label=Role]")).to_have_text("PARAMEDIC")
+    expect(first.locator("td[data-label=Patient] a")).to_have_attribute(
+        "href", f"#/patients/{patient_id}"
+    )
+    expect(log).not_to_contain_text(paramedic.id)
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_test_id("audit-page")).to_have_text("Page 2 of 2")
+    expect(log.locator("tbody tr")).to_have_count(6)
+    expect(log.locator("tr[data-action='patient.create']")).to_have_count(1)
+    page.set_viewport_size(PHONE)
+    assert page_width(page) <= PHONE["width"]
+    shoot(page, "audit")
+    assert page.errors == []
 
 
 def test_rejected_tokens_end_session_with_message(

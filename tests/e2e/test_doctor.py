@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE, api_login, ui_login
+from tests.e2e.conftest import PHONE, api_login, page_width, ui_login
 from tests.e2e.forms import fill_vitals
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +26,23 @@ CRITICAL_VITALS = {
     "consciousness": "V",
     "chief_complaint": "Short of breath",
 }
+MODEL_INPUTS = (
+    "Based on age, sex, SpO2, respiratory rate, heart rate and systolic BP. "
+    "Consciousness, temperature and oxygen are not model inputs; see NEWS2."
+)
+
+
+def post_patient(stack: Any, account, body: dict[str, Any]) -> str:
+    """Submit vitals through the API as `account` and return the patient id."""
+    tokens = api_login(stack.api_url, account.email, account.password)
+    response = requests.post(
+        f"{stack.api_url}/patients",
+        json=body,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
 
 
 def test_critical_patient_raises_alert_until_acknowledged(
@@ -67,8 +84,39 @@ def test_critical_patient_raises_alert_until_acknowledged(
     )
     shoot(board, "board_critical_alert")
 
-    alert.get_by_role("button", name="Acknowledge").click()
-    expect(alert).to_have_count(0)
+    expect(alert.get_by_test_id("alert-count")).to_have_count(0)
+    # Risk bars take the badge colours and the chart boxes carry titles.
+    risk_chart = board.get_by_test_id("chart-risk")
+    expect(risk_chart.locator("figcaption")).to_have_text("ICU risk levels")
+    expect(board.get_by_test_id("chart-status").locator("figcaption")).to_have_text(
+        "Statuses"
+    )
+    bar_fill = risk_chart.locator("rect.risk-critical").evaluate(
+        "bar => getComputedStyle(bar).fill"
+    )
+    badge_colour = row.locator(".badge.risk-critical").evaluate(
+        "badge => getComputedStyle(badge).backgroundColor"
+    )
+    assert bar_fill == badge_colour == "rgb(179, 38, 30)"
+
+    # A second critical patient joins the same banner, newest first.
+    second_id = post_patient(
+        stack, paramedic, {**CRITICAL_VITALS, "chief_complaint": "Chest pain"}
+    )
+    banner = board.locator(".alert-critical")
+    expect(banner).to_have_attribute("data-patient-id", second_id)
+    expect(banner).to_have_count(1)
+    expect(banner.get_by_test_id("alert-count")).to_have_text(
+        "2 unacknowledged critical patients"
+    )
+    expect(
+        banner.locator(f".alert-list li[data-patient-id={patient_id}] a")
+    ).to_have_attribute("href", f"#/patients/{patient_id}")
+    shoot(board, "board_critical_alert_two")
+    banner.get_by_role("button", name="Acknowledge all").click()
+    expect(banner).to_have_count(0)
+    beeps = int(board.evaluate("document.body.dataset.beeps"))
+    assert beeps >= 2
     assert board.errors == []
     assert page.errors == []
 
@@ -77,24 +125,32 @@ def test_doctor_assigns_moves_and_notes_patient(
     stack: Any, new_page, paramedic, doctor, shoot
 ) -> None:
 
-    tokens = api_login(stack.api_url, paramedic.email, paramedic.password)
     body = {
         **CRITICAL_VITALS,
         "spo2": 96,
         "supplemental_oxygen": False,
         "temperature": 37.2,
     }
-    response = requests.post(
-        f"{stack.api_url}/patients",
-        json=body,
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-        timeout=10,
+    patient_id = post_patient(stack, paramedic, body)
+    child_id = post_patient(
+        stack, paramedic, {**body, "age": 10, "chief_complaint": "Child, wheeze"}
     )
-    assert response.status_code == 201, response.text
-    patient_id = response.json()["id"]
 
     page = new_page()
     ui_login(page, stack.base_url, doctor)
+    # NEWS2 is not validated under 16 years: a marker on the board row...
+    child_row = page.locator(f"li[data-patient-id={child_id}]")
+    expect(child_row.get_by_test_id("news2-warning-marker")).to_contain_text(
+        "NEWS2 caution"
+    )
+    expect(
+        page.locator(f"li[data-patient-id={patient_id}]").get_by_test_id(
+            "news2-warning-marker"
+        )
+    ).to_have_count(0)
+    # ...and the full text in the NEWS2 card.
+    page.goto(f"{stack.base_url}/#/patients/{child_id}")
+    expect(page.get_by_test_id("news2-warnings")).to_contain_text("16 years")
     page.goto(f"{stack.base_url}/#/patients/{patient_id}")
     expect(page.locator("tr[data-field=heart_rate] td")).to_have_text("135 beats/min")
     expect(page.locator("tr[data-field=temperature] td")).to_have_text("37.2 °C")
@@ -117,6 +173,15 @@ def test_doctor_assigns_moves_and_notes_patient(
     page.fill("#note-text", "Nebuliser started <b>not bold</b>")
     page.get_by_role("button", name="Add note").click()
     expect(page.locator("ul.notes li")).to_have_count(1)
+    expect(page.get_by_test_id("model-inputs")).to_have_text(MODEL_INPUTS)
+    expect(page.get_by_test_id("news2-warnings")).to_have_count(0)
+    expect(page.get_by_test_id("assigned-doctor")).to_have_text("you")
+    history = page.get_by_test_id("history")
+    expect(history.locator("li")).to_have_count(4)
+    expect(history).to_contain_text("assigned doctor nobody -> you by you")
+    expect(history).not_to_contain_text("usr_")
+    page.set_viewport_size(PHONE)
+    assert page_width(page) <= PHONE["width"]
     shoot(page, "patient_detail")
     expect(page.locator(".note-text")).to_have_text("Nebuliser started <b>not bold</b>")
 
@@ -164,15 +229,9 @@ def test_pending_prediction_shown_as_pending(
     stack: Any, new_page, paramedic, doctor
 ) -> None:
     """A patient the prediction function has not scored yet, as the API stores it."""
-    tokens = api_login(stack.api_url, paramedic.email, paramedic.password)
-    response = requests.post(
-        f"{stack.api_url}/patients",
-        json={**CRITICAL_VITALS, "chief_complaint": "Awaiting score"},
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-        timeout=10,
+    patient_id = post_patient(
+        stack, paramedic, {**CRITICAL_VITALS, "chief_complaint": "Awaiting score"}
     )
-    assert response.status_code == 201, response.text
-    patient_id = response.json()["id"]
     # Put the document back into the state submit_patient stores before scoring.
     stack.db().patients.update_one(
         {"_id": patient_id},

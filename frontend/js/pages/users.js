@@ -131,7 +131,7 @@ export function render(main, { user, showNotice }) {
       },
       h("label", { for: `reset-${id}` }, `New password for ${item.email} (at least ${MIN_PASSWORD} characters)`),
       input,
-      h("button", { type: "submit", class: "btn btn-small" }, "Set password"),
+      h("button", { type: "submit", class: "btn btn-small" }, "Save password"),
       error,
     );
     const open = h(

@@ -213,7 +213,7 @@ def print_report(result: ReplayResult) -> None:
     console.print(
         "The cohort has no temperature or consciousness: every patient was sent"
         ' with consciousness "A", no temperature and no supplemental oxygen, so'
-        " NEWS2 is partial and the model sees temperature as missing."
+        " NEWS2 is partial (temperature is not a model input)."
     )
 
 

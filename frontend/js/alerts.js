@@ -13,6 +13,8 @@ let audioContext = null;
 let beepTimer = null;
 const open = new Map();
 const acknowledged = new Set();
+// Whether the list of other critical patients is expanded; kept across re-renders.
+let listOpen = false;
 
 /** Create the AudioContext inside a user gesture, which browsers require for sound. */
 function unlockAudio() {
@@ -108,9 +110,27 @@ function render() {
               `${count} unacknowledged critical patients`,
             ),
             h(
+              "button",
+              {
+                type: "button",
+                class: "btn btn-danger",
+                onclick: () => acknowledge(patients.map(idOf)),
+              },
+              "Acknowledge all",
+            ),
+            h(
               "details",
-              {},
-              h("summary", {}, `Show the other ${others.length}`),
+              {
+                open: listOpen,
+                ontoggle: (event) => {
+                  listOpen = event.target.open;
+                },
+              },
+              h(
+                "summary",
+                {},
+                others.length === 1 ? "Show the other patient" : `Show the other ${others.length}`,
+              ),
               h(
                 "ul",
                 { class: "alert-list" },
@@ -122,15 +142,6 @@ function render() {
                   ),
                 ),
               ),
-            ),
-            h(
-              "button",
-              {
-                type: "button",
-                class: "btn btn-danger",
-                onclick: () => acknowledge(patients.map(idOf)),
-              },
-              "Acknowledge all",
             ),
           )
         : null,
@@ -153,6 +164,7 @@ function acknowledge(ids) {
   if (open.size === 0) {
     clearInterval(beepTimer);
     beepTimer = null;
+    listOpen = false;
   }
   render();
 }

@@ -112,6 +112,10 @@ def test_critical_patient_raises_alert_until_acknowledged(
     expect(
         banner.locator(f".alert-list li[data-patient-id={patient_id}] a")
     ).to_have_attribute("href", f"#/patients/{patient_id}")
+    banner.get_by_text("Show the other patient").click()
+    expect(
+        banner.locator(f".alert-list li[data-patient-id={patient_id}] a")
+    ).to_be_visible()
     shoot(board, "board_critical_alert_two")
     banner.get_by_role("button", name="Acknowledge all").click()
     expect(banner).to_have_count(0)

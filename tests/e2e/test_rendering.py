@@ -76,3 +76,36 @@ def test_login_works_with_keyboard_only(stack: Any, new_page, paramedic) -> None
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_have_text("New patient")
     expect(page.locator("#nav a[aria-current=page]")).to_have_text("New patient")
+
+
+def test_bar_chart_titles_and_empty_state(stack: Any, new_page) -> None:
+    page = new_page()
+    page.goto(f"{stack.base_url}/#/login")
+    page.evaluate(
+        """async () => {
+          const { barChart } = await import('/js/charts.js');
+          const rows = (values) => values.map(([label, value]) => (
+            {label, value, className: `risk-${label.toLowerCase()}`}));
+          const title = 'ICU risk levels';
+          document.body.append(
+            barChart(rows([['Low', 0], ['High', 0]]), {title, testid: 'empty'}),
+            barChart(rows([['Low', 4], ['High', 2]]), {title, testid: 'full'}),
+          );
+        }"""
+    )
+    empty = page.get_by_test_id("empty")
+    expect(empty.locator("figcaption")).to_have_text("ICU risk levels")
+    expect(empty).to_contain_text("No patients yet")
+    expect(empty.locator("svg")).to_have_count(0)
+    full = page.get_by_test_id("full")
+    expect(full.locator("svg")).to_have_attribute(
+        "aria-label", "ICU risk levels: Low 4, High 2"
+    )
+    widths = full.locator("rect").evaluate_all(
+        "bars => bars.map(bar => Number(bar.getAttribute('width')))"
+    )
+    assert widths == [170, 85]
+    fills = full.locator("rect").evaluate_all(
+        "bars => bars.map(bar => getComputedStyle(bar).fill)"
+    )
+    assert fills == ["rgb(30, 123, 52)", "rgb(188, 76, 0)"]

@@ -13,7 +13,7 @@ let audioContext = null;
 let beepTimer = null;
 const open = new Map();
 const acknowledged = new Set();
-// Whether the list of other critical patients is expanded; kept across re-renders.
+// True while the list of other critical patients is expanded, kept across re-renders.
 let listOpen = false;
 
 /** Create the AudioContext inside a user gesture, which browsers require for sound. */
@@ -69,8 +69,8 @@ function patientLink(patient, text) {
 }
 
 /**
- * One banner for all open alerts: the newest critical patient, the count, a list
- * with a link to each, "Acknowledge" for the newest and "Acknowledge all".
+ * Draw one banner for all open alerts: the newest critical patient, the count, a
+ * list with a link to each, "Acknowledge" for the newest and "Acknowledge all".
  */
 function render() {
   if (!container) return;

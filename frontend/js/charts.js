@@ -5,7 +5,7 @@ import { h, svg } from "./dom.js";
 /**
  * Titled box with a horizontal bar chart of [{label, value, className}], scaled to
  * the largest value. The <svg role="img"> carries an aria-label that lists every
- * value; when every value is 0 the box says "No patients yet" instead of bars.
+ * value. When every value is 0 the box shows "No patients yet" instead of bars.
  */
 export function barChart(rows, { title, testid }) {
   const total = rows.reduce((sum, row) => sum + row.value, 0);
@@ -47,7 +47,11 @@ function bars(rows, title) {
           rx: 3,
           class: `chart-bar ${row.className || ""}`,
         }),
-        svg("text", { x: labelWidth + width + 6, y: y + 18, class: "chart-value" }, String(row.value)),
+        svg(
+          "text",
+          { x: labelWidth + width + 6, y: y + 18, class: "chart-value" },
+          String(row.value),
+        ),
       );
     }),
   );

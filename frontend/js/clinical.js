@@ -5,8 +5,8 @@ import { h, svg } from "./dom.js";
 
 export const RISK_LEVELS = ["low", "moderate", "high", "critical"];
 
-// What the ICU-risk model reads. Keep in step with the `features` list of
-// ml_container/model/manifest.json; this is the only copy in the frontend.
+// Sentence naming the ICU-risk model's inputs, the only copy in the frontend. Keep it
+// in step with the `features` list of ml_container/model/manifest.json.
 export const MODEL_INPUTS_TEXT =
   "Based on age, sex, SpO2, respiratory rate, heart rate and systolic BP. " +
   "Consciousness, temperature and oxygen are not model inputs; see NEWS2.";
@@ -95,7 +95,7 @@ export function summarize(patient) {
   };
 }
 
-/** The NEWS2 warnings as a list of strings; anything else in the list is dropped. */
+/** Return the NEWS2 warnings as strings, dropping any other kind of item. */
 export function warningTexts(warnings) {
   if (!Array.isArray(warnings)) return [];
   return warnings
@@ -103,7 +103,7 @@ export function warningTexts(warnings) {
     .filter((text) => typeof text === "string" && text.length > 0);
 }
 
-/** Short board marker when NEWS2 carries warnings; the full text is in the label. */
+/** Build the short list-row marker for NEWS2 warnings, with the full text for screen readers. */
 export function news2WarningMarker(patient) {
   const summary = summarize(patient);
   const texts = warningTexts(summary.news2_warnings);
@@ -273,7 +273,11 @@ export function news2Panel(news2) {
     warnings.length
       ? h(
           "div",
-          { class: "warnings news2-warnings", role: "note", dataset: { testid: "news2-warnings" } },
+          {
+            class: "warnings news2-warnings",
+            role: "note",
+            dataset: { testid: "news2-warnings" },
+          },
           h("h4", {}, "NEWS2 caution"),
           h(
             "ul",

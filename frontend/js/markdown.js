@@ -67,8 +67,8 @@ function splitRow(line) {
 }
 
 const TABLE_SEPARATOR = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
-// A short cell with a digit (a count, a metric, an interval) never wraps; a wide
-// table scrolls inside its .table-scroll box instead.
+// A short cell with a digit (a count, a metric, an interval) does not wrap, so a
+// wide table scrolls inside its .table-scroll box instead.
 const NUMERIC_CELL = /^(?=.*\d).{1,40}$/;
 const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*\d+[.)]\s+(.*)$/;
@@ -143,7 +143,11 @@ export function renderMarkdown(markdown, images = {}, used = new Set()) {
                   "tr",
                   {},
                   row.map((cell) =>
-                    h("td", { class: NUMERIC_CELL.test(cell) ? "nowrap" : null }, renderInline(cell, images)),
+                    h(
+                      "td",
+                      { class: NUMERIC_CELL.test(cell) ? "nowrap" : null },
+                      renderInline(cell, images),
+                    ),
                   ),
                 ),
               ),

@@ -1,5 +1,5 @@
-// Display names for user ids: GET /doctors (doctors and admins) and GET /users
-// (admins only). Pages never show a raw usr_... id where a name is known.
+// Display names for user ids from GET /doctors (doctors and admins) and GET /users
+// (admins only), so the patient page shows names in place of usr_... ids.
 
 import { api, idOf } from "./api.js";
 
@@ -16,8 +16,8 @@ function addItems(names, result) {
 }
 
 /**
- * Load the names the signed-in user may see; a failed call leaves those names out.
- * Results are kept for 60 s per user, so re-rendering a page costs no requests.
+ * Load the names the signed-in user may see. A failed call leaves its names out.
+ * Results are kept for 60 s per user, so re-rendering a page sends no requests.
  */
 export async function loadNames(user) {
   if (cached && cached.userId === user.id && Date.now() - cached.loadedAt < MAX_AGE_MS) {
@@ -39,7 +39,7 @@ export function forgetNames() {
   cached = null;
 }
 
-/** "you" for the signed-in user, the name when known, else "another user". */
+/** Return "you" for the signed-in user, the name when known, else "another user". */
 export function nameOf(id, names, user) {
   if (!id) return "nobody";
   if (user && id === user.id) return "you";

@@ -155,6 +155,7 @@ def test_doctor_assigns_moves_and_notes_patient(
     # ...and the full text in the NEWS2 card.
     page.goto(f"{stack.base_url}/#/patients/{child_id}")
     expect(page.get_by_test_id("news2-warnings")).to_contain_text("16 years")
+    shoot(page, "patient_child_news2_warning")
     page.goto(f"{stack.base_url}/#/patients/{patient_id}")
     expect(page.locator("tr[data-field=heart_rate] td")).to_have_text("135 beats/min")
     expect(page.locator("tr[data-field=temperature] td")).to_have_text("37.2 °C")

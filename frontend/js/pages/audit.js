@@ -109,7 +109,10 @@ export function render(main, { showNotice }) {
         pagerButton("Next page", state.page + 1, state.page < pages),
       );
     } catch (error) {
-      replace(list, h("p", { class: "notice-error" }, `Could not load the audit log: ${error.message}`));
+      replace(
+        list,
+        h("p", { class: "notice-error" }, `Could not load the audit log: ${error.message}`),
+      );
       replace(pager);
     }
   };

@@ -2,7 +2,7 @@
 // plus the ones still stored on this device.
 
 import { api, idOf } from "../api.js";
-import { news2Badge, riskBadge, statusLabel } from "../clinical.js";
+import { news2Badge, news2WarningMarker, riskBadge, statusLabel } from "../clinical.js";
 import { formatTime, h, replace } from "../dom.js";
 import { onOutboxChange, pending } from "../offline.js";
 
@@ -50,7 +50,14 @@ function patientRow(patient) {
         `${formatTime(patient.created_at)}, ${statusLabel(patient.status)}`,
       ),
     ),
-    h("span", { class: "card-badges" }, riskBadge(patient), " ", news2Badge(patient)),
+    h(
+      "span",
+      { class: "card-badges" },
+      riskBadge(patient),
+      " ",
+      news2Badge(patient),
+      news2WarningMarker(patient),
+    ),
   );
 }
 

@@ -69,7 +69,7 @@ function vitalsTable(vitals) {
 }
 
 /** Render one history entry. A malformed entry is shown as unreadable, not hidden. */
-function historyItem(entry, who) {
+function historyItem(entry, displayName) {
   if (!entry || typeof entry !== "object") {
     return h("li", { class: "warning-text" }, "Unreadable history entry");
   }
@@ -79,17 +79,17 @@ function historyItem(entry, who) {
       : entry.field === "notes"
         ? "note added"
         : entry.field === "assigned_doctor_id"
-          ? `assigned doctor ${who(entry.old)} -> ${who(entry.new)}`
+          ? `assigned doctor ${displayName(entry.old)} -> ${displayName(entry.new)}`
           : `${humanize(entry.field)} ${entry.old ?? "none"} -> ${entry.new ?? "none"}`;
   return h(
     "li",
     {},
     `${formatTime(entry.at)}: ${change}`,
-    entry.by ? h("span", { class: "muted", dataset: { by: "" } }, ` by ${who(entry.by)}`) : null,
+    entry.by ? h("span", { class: "muted" }, ` by ${displayName(entry.by)}`) : null,
   );
 }
 
-function historyPanel(history, who) {
+function historyPanel(history, displayName) {
   return h(
     "section",
     { class: "panel", "aria-labelledby": "history-heading" },
@@ -98,7 +98,7 @@ function historyPanel(history, who) {
       ? h(
           "ol",
           { class: "plain-list history", dataset: { testid: "history" } },
-          history.map((entry) => historyItem(entry, who)),
+          history.map((entry) => historyItem(entry, displayName)),
         )
       : h("p", { class: "muted" }, "No changes yet."),
   );
@@ -124,7 +124,7 @@ export function render(main, { params, user, showNotice }) {
   let doctors = null;
   let names = new Map();
   let current = null;
-  const who = (id) => nameOf(id, names, user);
+  const displayName = (id) => nameOf(id, names, user);
   // The page re-renders on live updates, so the note being typed is kept here.
   let draftNote = "";
 
@@ -269,7 +269,7 @@ export function render(main, { params, user, showNotice }) {
                     h(
                       "p",
                       { class: "muted" },
-                      `${formatTime(note.created_at)}, ${who(note.author_id)}`,
+                      `${formatTime(note.created_at)}, ${displayName(note.author_id)}`,
                     ),
                   )
                 : h("li", { class: "warning-text" }, "Unreadable note"),
@@ -309,7 +309,11 @@ export function render(main, { params, user, showNotice }) {
         h("h1", {}, `Patient: ${vitals.age ?? "?"} y ${vitals.sex ?? ""}`),
         riskBadge(patient),
       ),
-      h("p", { class: "muted id-line" }, `${idOf(patient)}, submitted ${formatTime(patient.created_at)}`),
+      h(
+        "p",
+        { class: "muted id-line" },
+        `${idOf(patient)}, submitted ${formatTime(patient.created_at)}`,
+      ),
       h(
         "div",
         { class: "panels" },
@@ -319,7 +323,7 @@ export function render(main, { params, user, showNotice }) {
         vitalsTable(vitals),
         canAct ? actionsPanel(patient) : null,
         notesPanel(patient),
-        historyPanel(patient.history || [], who),
+        historyPanel(patient.history || [], displayName),
       ),
     );
     if (focusedId) document.getElementById(focusedId)?.focus();

@@ -100,7 +100,7 @@ export function render(main, { user, showNotice }) {
     }
   };
 
-  /** Inline "new password" form under a user row; the password is never shown. */
+  /** Build the "Reset password" button and its form. The input is type=password. */
   const resetForm = (item) => {
     const id = idOf(item);
     const input = h("input", {
@@ -129,7 +129,11 @@ export function render(main, { user, showNotice }) {
           if (await update(item, { password: input.value }, "Password reset")) form.hidden = true;
         },
       },
-      h("label", { for: `reset-${id}` }, `New password for ${item.email} (at least ${MIN_PASSWORD} characters)`),
+      h(
+        "label",
+        { for: `reset-${id}` },
+        `New password for ${item.email} (at least ${MIN_PASSWORD} characters)`,
+      ),
       input,
       h("button", { type: "submit", class: "btn btn-small" }, "Save password"),
       error,

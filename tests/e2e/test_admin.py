@@ -101,8 +101,10 @@ def test_model_card_renders_markdown_and_plots(
     assert numbers.count() >= 1
     lines = numbers.evaluate_all(
         """cells => cells.map(cell => {
-          const style = getComputedStyle(cell);
-          return [style.whiteSpace, cell.getClientRects().length];
+          const range = document.createRange();
+          range.selectNodeContents(cell);
+          const tops = [...range.getClientRects()].map(rect => Math.round(rect.top));
+          return [getComputedStyle(cell).whiteSpace, new Set(tops).size];
         })"""
     )
     assert {tuple(line) for line in lines} == {("nowrap", 1)}
@@ -155,6 +157,16 @@ def test_audit_log_filters_and_pages(
     first = log.locator("tbody tr").first
     expect(first.locator("td[data-label=User]")).to_have_text(paramedic.name)
     expect(first.locator("td[data-label=Role]")).to_have_text("PARAMEDIC")
+    # Words and actions do not break across lines at 1280 px.
+    for label in ("Role", "Action"):
+        text_lines = first.locator(f"td[data-label={label}]").evaluate(
+            """cell => {
+              const range = document.createRange();
+              range.selectNodeContents(cell);
+              return range.getClientRects().length;
+            }"""
+        )
+        assert text_lines == 1, label
     expect(first.locator("td[data-label=Patient] a")).to_have_attribute(
         "href", f"#/patients/{patient_id}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -112,7 +113,7 @@ def test_model_card_renders_markdown_and_plots(
 
 
 def test_audit_log_filters_and_pages(
-    stack: Any, new_page, admin, paramedic, shoot
+    stack: Any, new_page, admin, paramedic, doctor, shoot
 ) -> None:
     tokens = api_login(stack.api_url, paramedic.email, paramedic.password)
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -139,6 +140,15 @@ def test_audit_log_filters_and_pages(
             f"{stack.api_url}/patients/{patient_id}", headers=headers, timeout=10
         )
         assert read.status_code == 200
+
+    doctor_tokens = api_login(stack.api_url, doctor.email, doctor.password)
+    assigned = requests.post(
+        f"{stack.api_url}/patients/{patient_id}/assign",
+        json={"doctor_id": doctor.id},
+        headers={"Authorization": f"Bearer {doctor_tokens['access_token']}"},
+        timeout=10,
+    )
+    assert assigned.status_code == 200, assigned.text
 
     page = new_page()
     ui_login(page, stack.base_url, admin)
@@ -178,6 +188,14 @@ def test_audit_log_filters_and_pages(
     page.set_viewport_size(PHONE)
     assert page_width(page) <= PHONE["width"]
     shoot(page, "audit")
+
+    # The patient link opens the history with names from GET /users.
+    first.locator("td[data-label=Patient] a").click()
+    history = page.get_by_test_id("history")
+    expect(history).to_have_text(
+        re.compile(f"assigned doctor nobody -> {doctor.name} by {doctor.name}$")
+    )
+    expect(page.get_by_test_id("assigned-doctor")).to_have_text(doctor.name)
     assert page.errors == []
 
 

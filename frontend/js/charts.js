@@ -34,7 +34,8 @@ function bars(rows, title) {
     },
     rows.map((row, index) => {
       const y = index * rowHeight;
-      const width = Math.max((row.value / max) * barWidth, 1);
+      // A zero count draws no bar, only its number.
+      const width = row.value > 0 ? Math.max((row.value / max) * barWidth, 2) : 0;
       return svg(
         "g",
         { dataset: { label: row.label, value: String(row.value) } },

@@ -116,13 +116,12 @@ function statsView(stats) {
       ),
     ),
     barChart(
-      [...RISK_LEVELS, "pending"]
-        .filter((level) => byRisk[level] !== undefined)
-        .map((level) => ({
-          label: riskLabel(level),
-          value: Number(byRisk[level]) || 0,
-          className: `risk-${level}`,
-        })),
+      // Every level gets a row, so the chart keeps its shape as counts change.
+      [...RISK_LEVELS, "pending"].map((level) => ({
+        label: riskLabel(level),
+        value: Number(byRisk[level]) || 0,
+        className: `risk-${level}`,
+      })),
       { title: "ICU risk levels", testid: "chart-risk" },
     ),
     barChart(

@@ -43,6 +43,7 @@ def patient_summary(patient: dict[str, Any]) -> dict[str, Any]:
         "news2_total": news2.get("total"),
         "news2_risk": news2.get("risk"),
         "news2_partial": news2.get("partial"),
+        "news2_warnings": news2.get("warnings", []),
         "prediction_state": prediction.get("state"),
         "probability": prediction.get("probability"),
         "risk_level": prediction.get("risk_level"),

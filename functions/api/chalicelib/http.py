@@ -50,7 +50,7 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.to_body(), status=error.status)
 
 
-# Chalice answers a few errors itself (wrong method, unsupported media type) with
+# Chalice returns a few errors itself (wrong method, unsupported media type) with
 # {"Code": ..., "Message": ...}; these codes map them to the API's error shape.
 _CHALICE_CODES = {
     "MethodNotAllowedError": "method_not_allowed",

@@ -128,7 +128,7 @@ def database_errors() -> Iterator[None]:
 
 
 def ping() -> bool:
-    """Return True when the server answers a ping within the selection timeout."""
+    """Return True when the server responds to a ping within the selection timeout."""
     try:
         get_client().admin.command("ping")
     except PyMongoError:

@@ -19,7 +19,7 @@ from triage_core.storage import WriteConflict, modify
 logger = logging.getLogger(__name__)
 
 # One message for an unknown email, a wrong password, a locked or an inactive account,
-# so the response never tells whether an email is registered.
+# so the response never reveals whether an email is registered.
 LOGIN_FAILED = "invalid email or password"
 
 

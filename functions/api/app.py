@@ -70,6 +70,23 @@ def request_context(event: Any, get_response: Any) -> Response:
     return response
 
 
+def _audit(
+    user: dict[str, Any] | None,
+    action: str,
+    patient_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record one audit entry for the current request."""
+    audit.record(
+        database(),
+        user=user,
+        action=action,
+        patient_id=patient_id,
+        request_id=request_id(app),
+        detail=detail,
+    )
+
+
 def _token_response(user: dict[str, Any]) -> Response:
     tokens = issue_tokens(user["_id"], user["role"], int(user.get("token_version", 0)))
     return json_response(
@@ -116,18 +133,9 @@ def login() -> Response:
         account = (
             db.users.find_one({"_id": failure.user_id}) if failure.user_id else None
         )
-        audit.record(
-            db,
-            user=account,
-            action="auth.login_failed",
-            patient_id=None,
-            request_id=request_id(app),
-            detail={"reason": failure.reason},
-        )
+        _audit(account, "auth.login_failed", detail={"reason": failure.reason})
         raise
-    audit.record(
-        db, user=user, action="auth.login", patient_id=None, request_id=request_id(app)
-    )
+    _audit(user, "auth.login")
     logger.info("login succeeded", extra={"user_id": user["_id"]})
     return _token_response(user)
 
@@ -182,14 +190,7 @@ def list_patients() -> Response:
     query = parse(PatientQuery, query_params(app))
     db = database()
     items, total = patients.list_patients(db, user, query)
-    audit.record(
-        db,
-        user=user,
-        action="patient.list",
-        patient_id=None,
-        request_id=request_id(app),
-        detail={"patient_ids": [doc["_id"] for doc in items]},
-    )
+    _audit(user, "patient.list", detail={"patient_ids": [doc["_id"] for doc in items]})
     return json_response(
         {
             "items": [patients.public_patient(doc) for doc in items],
@@ -211,27 +212,14 @@ def _visible_patient(user: dict[str, Any], patient_id: str) -> dict[str, Any]:
 def get_patient(patient_id: str) -> Response:
     user = current_user(app, "patient:read")
     doc = _visible_patient(user, patient_id)
-    audit.record(
-        database(),
-        user=user,
-        action="patient.read",
-        patient_id=patient_id,
-        request_id=request_id(app),
-    )
+    _audit(user, "patient.read", patient_id)
     return json_response(patients.public_patient(doc))
 
 
 def _after_change(
     user: dict[str, Any], action: str, updated: dict[str, Any], detail: dict
 ) -> Response:
-    audit.record(
-        database(),
-        user=user,
-        action=action,
-        patient_id=updated["_id"],
-        request_id=request_id(app),
-        detail=detail,
-    )
+    _audit(user, action, updated["_id"], detail)
     events.publish_patient_event(events.PATIENT_UPDATED, updated)
     return json_response(patients.public_patient(updated))
 
@@ -308,13 +296,8 @@ def create_user() -> Response:
     admin = current_user(app, "user:manage")
     request = parse(UserCreate, json_body(app))
     doc = users.create_user(database(), request, created_by=admin["_id"])
-    audit.record(
-        database(),
-        user=admin,
-        action="user.create",
-        patient_id=None,
-        request_id=request_id(app),
-        detail={"target_user_id": doc["_id"], "role": doc["role"]},
+    _audit(
+        admin, "user.create", detail={"target_user_id": doc["_id"], "role": doc["role"]}
     )
     return json_response(users.public_user(doc), 201)
 
@@ -326,15 +309,8 @@ def update_user(user_id: str) -> Response:
     request = parse(UserUpdate, json_body(app))
     doc = users.update_user(database(), user_id, request, admin)
     changed = sorted(request.model_dump(exclude_none=True))
-    audit.record(
-        database(),
-        user=admin,
-        action="user.update",
-        patient_id=None,
-        request_id=request_id(app),
-        # Field names only: a new password or name never enters the audit trail.
-        detail={"target_user_id": user_id, "fields": changed},
-    )
+    # Field names only: a new password or name never enters the audit trail.
+    _audit(admin, "user.update", detail={"target_user_id": user_id, "fields": changed})
     return json_response(users.public_user(doc))
 
 

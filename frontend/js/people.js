@@ -6,13 +6,38 @@ import { api, idOf } from "./api.js";
 const MAX_AGE_MS = 60_000;
 
 let cached = null; // {userId, loadedAt, names: Map<id, name>}
+let cachedDoctors = null; // {userId, loadedAt, request: Promise<items>}
 
 function addItems(names, result) {
-  const items = Array.isArray(result) ? result : (result && result.items) || [];
+  const items = itemsOf(result);
   for (const item of items) {
     const id = item && idOf(item);
     if (id && (item.name || item.email)) names.set(id, item.name || item.email);
   }
+}
+
+function itemsOf(result) {
+  return Array.isArray(result) ? result : (result && result.items) || [];
+}
+
+/**
+ * Return the active doctors ({id, name}) from GET /doctors, kept for 60 s per user
+ * and shared by the assign pick list and the name lookup.
+ */
+export function loadDoctors(user) {
+  const fresh =
+    cachedDoctors &&
+    cachedDoctors.userId === user.id &&
+    Date.now() - cachedDoctors.loadedAt < MAX_AGE_MS;
+  if (!fresh) {
+    const request = api.get("/doctors").then(itemsOf);
+    // A failed request is not kept, so the next call tries again.
+    request.catch(() => {
+      cachedDoctors = null;
+    });
+    cachedDoctors = { userId: user.id, loadedAt: Date.now(), request };
+  }
+  return cachedDoctors.request;
 }
 
 /**
@@ -25,7 +50,7 @@ export async function loadNames(user) {
   }
   const names = new Map();
   const calls = [];
-  if (user.role === "DOCTOR" || user.role === "ADMIN") calls.push(api.get("/doctors"));
+  if (user.role === "DOCTOR" || user.role === "ADMIN") calls.push(loadDoctors(user));
   if (user.role === "ADMIN") calls.push(api.get("/users"));
   for (const outcome of await Promise.allSettled(calls)) {
     if (outcome.status === "fulfilled") addItems(names, outcome.value);
@@ -37,6 +62,7 @@ export async function loadNames(user) {
 /** Forget the loaded names, for example after an admin changed a user. */
 export function forgetNames() {
   cached = null;
+  cachedDoctors = null;
 }
 
 /** Return "you" for the signed-in user, the name when known, else "another user". */

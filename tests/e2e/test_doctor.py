@@ -153,6 +153,15 @@ def test_doctor_assigns_moves_and_notes_patient(
         )
     ).to_have_count(0)
     # ...and the full text in the NEWS2 card.
+    doctor_list_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            doctor_list_requests.append(request.url)
+            if "/api/doctors" in request.url
+            else None
+        ),
+    )
     page.goto(f"{stack.base_url}/#/patients/{child_id}")
     expect(page.get_by_test_id("news2-warnings")).to_contain_text("16 years")
     shoot(page, "patient_child_news2_warning")
@@ -168,6 +177,8 @@ def test_doctor_assigns_moves_and_notes_patient(
     expect(
         page.locator("select#assign-doctor option", has_text=doctor.name)
     ).to_have_count(1)
+    # One GET /doctors serves the pick list and the names on both patient pages.
+    assert len(doctor_list_requests) <= 1, doctor_list_requests
     page.get_by_role("button", name="Assign to me").click()
     expect(page.locator("#notice")).to_contain_text("Assign to me: done.")
     page.get_by_role("button", name="Mark arrived").click()

@@ -4,7 +4,7 @@ import { api, idOf } from "../api.js";
 import { news2Panel, predictionPanel, reasonsPanel, riskBadge, statusLabel } from "../clinical.js";
 import { formatTime, h, humanize, replace, sameInstant } from "../dom.js";
 import { onLiveMessage, subscribe } from "../live.js";
-import { loadNames, nameOf } from "../people.js";
+import { loadDoctors as fetchDoctors, loadNames, nameOf } from "../people.js";
 import { CONSCIOUSNESS_LEVELS, NUMERIC_FIELDS, labelOf } from "../vitals.js";
 
 // Allowed status changes. The API enforces the same rules and returns 409 otherwise.
@@ -141,8 +141,7 @@ export function render(main, { params, user, showNotice }) {
 
   const loadDoctors = async () => {
     try {
-      const result = await api.get("/doctors");
-      doctors = Array.isArray(result) ? result : result.items || [];
+      doctors = await fetchDoctors(user);
     } catch {
       // Without the list (API unreachable) the doctor's user id can still be typed.
       doctors = [];

@@ -18,12 +18,12 @@ median over the rounds. Target: gateway >= 3x `chalice local`.
 Each load also runs with one thread, which shows the cost of a request alone. On a
 kept-alive connection `chalice local` sends each response about 40 ms late. Its
 handler (http.server) writes the headers and the body in two sends, and Nagle's
-algorithm holds the second until the client's delayed ACK of the first arrives. So
+algorithm delays the second until the client's delayed ACK of the first arrives. So
 the one-thread load runs once more against `chalice local` with a new connection per
 request.
 
 `chalice local` copies `.chalice/config.json`'s environment_variables over the
-process environment, and that file holds empty cloud placeholders (no prediction
+process environment, and that file contains empty cloud placeholders (no prediction
 function, no queues, no JWT secret ARN). The bench therefore serves a temporary
 project folder: links to `app.py` and `chalicelib/` and a config whose variables are
 the stack's. functions/api itself is not changed.

@@ -195,7 +195,7 @@ class LocalGateway:
 
         route = self.routes.match(path)
         if route is None:
-            # API Gateway REST answers an unknown path as MISSING_AUTHENTICATION_TOKEN;
+            # API Gateway REST reports an unknown path as MISSING_AUTHENTICATION_TOKEN;
             # template.yaml's gateway response turns that into this 404 and body.
             await _send_json(
                 send, 404, gateway_error("not_found", f"no route for {path}")
@@ -348,9 +348,9 @@ class LocalGateway:
 
 
 def _header(scope: Scope, name: str) -> str | None:
-    wanted = name.encode()
+    expected = name.encode()
     for key, value in scope["headers"]:
-        if key == wanted:
+        if key == expected:
             return value.decode("latin-1")
     return None
 

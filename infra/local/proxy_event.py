@@ -109,8 +109,8 @@ def build_proxy_event(
 ) -> dict[str, Any]:
     """Build the REST API Lambda proxy event (payload format 1.0) for ``request``."""
     headers, multi_headers = _fold_pairs(request.headers)
-    # NOTE: parse_qsl also turns "+" into a space, as HTML forms encode it;
-    # whether API Gateway REST does the same for a raw "+" was not checked.
+    # NOTE: parse_qsl also turns "+" into a space, as HTML forms encode it. Whether
+    # API Gateway REST does the same for a raw "+" was not checked.
     query_pairs = parse_qsl(
         request.query_string.decode("latin-1"), keep_blank_values=True
     )

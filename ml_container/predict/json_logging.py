@@ -2,7 +2,7 @@
 
 The function uses the standard library rather than Powertools Logger: importing
 `aws_lambda_powertools.logging` took about 60 ms on the development machine (Python
-3.11, `-X importtime`), over a tenth of the 0.5 s cold-start budget, and it would add
+3.11, `-X importtime`), over a tenth of the 0.5 s cold-start budget. It would also add
 Powertools and its dependencies to an image that otherwise needs only numpy, scipy and
 xgboost. The keys below (`level`, `location`, `message`, `timestamp`, `service`,
 `function_request_id`) match Powertools' defaults, so the same CloudWatch queries work.
@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "triage-predict")
-# Fields a caller may attach with `extra=`; anything else is left out of the line, so a
-# stray patient field passed by mistake is not written.
+# Fields a caller may attach with `extra=`. Any other field is left out of the line, so
+# a stray patient field passed by mistake is not written.
 EXTRA_KEYS = (
     "function_request_id",
     "patients",

@@ -5,9 +5,9 @@ development machine that took 50 to 100 microseconds per patient in a batch and 
 330 for a single patient, several times the prediction itself. For one tree, the
 SHAP vector depends on a patient only through the yes/no outcome of each of the tree's
 splits, so a depth-3 tree (at most 7 splits) has at most 128 distinct SHAP vectors.
-`ml_container.training.shap_table` asks XGBoost for each of them at training time and
-stores them in `shap_table.pkl`; this module finds each tree's split outcomes with a few
-vectorised comparisons and adds up the stored vectors. The result equals
+`ml_container.training.shap_table` computes each of them with XGBoost at training time
+and stores them in `shap_table.pkl`. This module finds each tree's split outcomes
+with a few vectorised comparisons and adds up the stored vectors. The result equals
 `Booster.predict(..., pred_contribs=True)` up to float32 rounding; the unit tests
 compare the two on real rows and on every split threshold.
 

@@ -96,7 +96,7 @@ def evaluate_scores(
 ) -> dict[str, Any]:
     """Evaluate the model and each comparator on one outcome.
 
-    Comparators are scored on the rows where they are known; their `n` says how many.
+    Comparators are scored on the rows where they are known; their `n` gives how many.
     """
     rng = np.random.default_rng(seed)
     result: dict[str, Any] = {

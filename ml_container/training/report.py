@@ -31,7 +31,7 @@ def _save(figure: plt.Figure, path: Path) -> None:
 def plot_roc(path: Path, panels: list[dict[str, Any]]) -> None:
     """Plot one ROC panel per external set: the model against each comparator.
 
-    Each panel holds `title`, `y`, `model` (probabilities) and `comparators` (name ->
+    Each panel contains `title`, `y`, `model` (probabilities) and `comparators` (name ->
     score, NaN where unknown).
     """
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.6))

@@ -1,6 +1,6 @@
 """Cross-validated tuning, out-of-fold predictions, Platt calibration and risk cut-offs.
 
-Everything here sees only the primary cohort; the external cohorts are scored once,
+Everything here uses only the primary cohort. The external cohorts are scored once,
 later.
 """
 
@@ -126,8 +126,8 @@ def choose_cutoffs(probability: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Return lower probability bounds per risk level, `low` always 0.
 
     For each level the cut-off is the largest probability that still flags the share of
-    out-of-fold ICU admissions in `LEVEL_SENSITIVITY`; it is rounded down to 4 decimals
-    so the share holds after rounding.
+    out-of-fold ICU admissions in `LEVEL_SENSITIVITY`. It is rounded down to 4 decimals
+    so the share is still flagged after rounding.
     """
     event_scores = np.sort(probability[y == 1])[::-1]
     cutoffs = {"low": 0.0}

@@ -254,7 +254,7 @@ def test_valid_vitals_are_stored_with_news2(fuzz: Any, body: dict[str, Any]) -> 
 
 @FUZZ
 @given(body=broken_vitals())
-def test_broken_vitals_get_a_4xx_with_the_error_shape(
+def test_broken_vitals_rejected_with_error_shape(
     fuzz: Any, body: dict[str, Any]
 ) -> None:
     api, accounts, _ = fuzz

@@ -1,9 +1,10 @@
 """Password hashing (argon2id) and JSON Web Tokens (HS256, pinned).
 
 Every token carries ``sub`` (user id), ``role``, ``typ`` ("access" or "refresh"),
-``iss``, ``aud``, ``iat``, ``exp`` and ``jti``; decoding checks the algorithm,
-signature, expiry, issuer, audience and type. The role inside a token is a hint for
-the client only: the API rereads the user on every request.
+``iss``, ``aud``, ``iat``, ``exp``, ``jti`` and ``tv`` (the account's token version).
+Decoding checks the algorithm, signature, expiry, issuer, audience and type. The role
+inside a token is a hint for the client only, because the API rereads the user on
+every request.
 """
 
 from __future__ import annotations

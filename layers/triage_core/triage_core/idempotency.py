@@ -1,7 +1,7 @@
 """Idempotency keys for ``POST /patients``: a retried request returns the first record.
 
-The key is scoped to the submitting user and stored with the SHA-256 of the request
-body and the patient id reserved for it, so a retry after a crash between the
+The key is scoped to the submitting user. It is stored with the SHA-256 of the
+request body and the patient id reserved for it, so a retry after a crash between the
 reservation and the patient insert still creates exactly one patient.
 """
 

@@ -54,7 +54,7 @@ def build_patient(
 
 
 def prediction_fields(result: dict[str, Any], attempts: int) -> dict[str, Any]:
-    """Turn one answer of the prediction function into the stored ``prediction``."""
+    """Turn one result of the prediction function into the stored ``prediction``."""
     return {
         "state": SCORED,
         "probability": float(result["probability"]),

@@ -30,7 +30,7 @@ _invoke_lock = threading.Lock()
 
 
 class PredictionUnavailable(RuntimeError):
-    """The prediction function failed, timed out or returned an unusable answer."""
+    """The prediction function failed, timed out or returned an unusable response."""
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +49,7 @@ def _lambda_client() -> Any:
 
 
 def invoke(payload: dict[str, Any]) -> dict[str, Any]:
-    """Send one RequestResponse invoke and return the decoded JSON answer."""
+    """Send one RequestResponse invoke and return the decoded JSON response."""
     name = get_settings().predict_function_name
     try:
         with _invoke_lock:

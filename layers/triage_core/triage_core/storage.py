@@ -152,10 +152,11 @@ def modify(
     """Read, change and write back one document under optimistic concurrency.
 
     ``mutate`` gets a copy of the stored document and returns the new one, or None
-    to leave it unchanged; it may raise to reject the change. The write replaces the
-    whole document and applies only if ``version`` is still the one read, so a
-    concurrent writer causes a reread and a new call of ``mutate``. Returns the
-    stored document afterwards, or None when the id does not exist.
+    to leave it unchanged. It may raise to reject the change. The write replaces the
+    whole document and applies only if ``version`` is still the one read. A
+    concurrent writer therefore causes a reread and a new call of ``mutate``.
+    Returns the stored document afterwards, or None when the id does not exist.
+    Raises ``WriteConflict`` after ``MAX_WRITE_ATTEMPTS`` lost races.
 
     NOTE: updates are whole-document replacements, not $set or $push, because
     nx-27017 0.8.1 turns a $set boolean into an integer and a $set datetime into a
